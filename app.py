@@ -1,0 +1,26 @@
+"""create_app(config=None): the one place where Switchyard is wired together; nothing runs at import time."""
+import logging
+
+from flask import Flask
+
+from gateway.config import Settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from gateway.api import register_blueprints
+    from gateway.cli import register_cli
+    from gateway.errors import init_errors
+    from gateway.services import Services
+
+    settings = Settings.from_env().update(config)
+    app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
+    app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
+    app.config["TESTING"] = settings.TESTING
+    app.config["SWITCHYARD"] = settings
+    app.extensions["switchyard"] = Services.build(settings)
+    init_errors(app)
+    register_blueprints(app)
+    register_cli(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return app

@@ -1,0 +1,1 @@
+"""Switchyard: an OpenAI-compatible LLM gateway on Flask and gevent."""

@@ -1,0 +1,143 @@
+"""The in-memory view of providers, models, prices and routes, refreshed from the database off the hot path."""
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from gateway.config import BUILTIN_PROVIDERS
+from gateway.providers.base import Price
+from gateway.secrets import SecretBox
+from models import ModelPrice, Provider, Route
+
+log = logging.getLogger("switchyard.catalog")
+
+
+@dataclass(frozen=True)
+class ProviderConf:
+    name: str
+    type: str
+    base_url: str
+    api_key: str | None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConf:
+    slug: str
+    provider: str
+    upstream: str
+    price: Price | None
+    context_window: int | None = None
+    max_output: int | None = None
+    capabilities: dict = field(default_factory=dict)
+    created: int = 0
+
+
+@dataclass(frozen=True)
+class RouteTargetConf:
+    model: str
+    weight: int = 1
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteConf:
+    alias: str
+    targets: tuple[RouteTargetConf, ...]
+    retries: int = 1
+    timeout_ms: int = 30000
+    enabled: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    providers: dict[str, ProviderConf]
+    models: dict[str, ModelConf]
+    routes: dict[str, RouteConf]
+    loaded_at: float
+
+
+def _price_of(m: ModelPrice) -> Price | None:
+    if m.input_per_mtok is None and m.output_per_mtok is None:
+        return None
+    return Price(version=m.price_version, input=_dec(m.input_per_mtok), output=_dec(m.output_per_mtok),
+                 cached_input=_dec(m.cached_input_per_mtok), cache_write=_dec(m.cache_write_per_mtok))
+
+
+def _dec(v) -> Decimal | None:
+    return None if v is None else Decimal(str(v))
+
+
+def builtin_providers(environ=os.environ) -> dict[str, ProviderConf]:
+    """Providers that work from the environment alone: a key in `<NAME>_API_KEY`, `<NAME>_BASE_URL` to override."""
+    out = {}
+    for name, (ptype, default_url, key_env) in BUILTIN_PROVIDERS.items():
+        base_url = environ.get(f"{name.upper()}_BASE_URL") or default_url
+        out[name] = ProviderConf(name, ptype, base_url, environ.get(key_env) or None)
+    return out
+
+
+class Catalog:
+    def __init__(self, sessionmaker, box: SecretBox, refresh_s: float = 5.0):
+        self._sessionmaker = sessionmaker
+        self._box = box
+        self._refresh_s = refresh_s
+        self._snap = Snapshot({}, {}, {}, 0.0)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    def refresh(self) -> Snapshot:
+        providers = builtin_providers()
+        with self._sessionmaker() as s:
+            for p in s.scalars(select(Provider)):
+                builtin = providers.get(p.name)
+                key = None
+                if p.api_key_encrypted:
+                    key = self._box.decrypt(p.api_key_encrypted)
+                elif p.api_key_env:
+                    key = os.environ.get(p.api_key_env) or None
+                elif builtin is not None:
+                    key = builtin.api_key
+                base_url = p.base_url or (builtin.base_url if builtin else "")
+                providers[p.name] = ProviderConf(p.name, p.type, base_url, key, bool(p.enabled))
+            models = {}
+            for m in s.scalars(select(ModelPrice).where(ModelPrice.enabled.is_(True))):
+                caps = json.loads(m.capabilities) if m.capabilities else {}
+                created = int(m.updated_at.timestamp()) if m.updated_at else 0
+                models[m.slug] = ModelConf(m.slug, m.provider, m.upstream, _price_of(m), m.context_window,
+                                           m.max_output, caps, created)
+            routes = {}
+            for r in s.scalars(select(Route).options(selectinload(Route.targets))):
+                targets = tuple(RouteTargetConf(t.model, t.weight or 1, json.loads(t.overrides) if t.overrides else {})
+                                for t in sorted(r.targets, key=lambda t: t.position))
+                routes[r.alias] = RouteConf(r.alias, targets, r.retries, r.timeout_ms, bool(r.enabled), r.description)
+        self._snap = Snapshot(providers, models, routes, time.time())
+        return self._snap
+
+    def start(self) -> None:
+        """Refresh in the background (a greenlet under gevent); the request path only reads the snapshot."""
+        if self._thread is not None or self._refresh_s <= 0:
+            return
+        self._thread = threading.Thread(target=self._loop, name="catalog-refresh", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._refresh_s):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - keep serving the last good snapshot
+                log.exception("catalog refresh failed; serving the previous snapshot")
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,117 @@
+"""flask commands: db upgrade, keys create/list/revoke, config import/export, bootstrap for `make run`."""
+import sys
+from datetime import datetime, timezone
+
+import click
+import yaml
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, or_, select
+
+from gateway import config_file, db
+from gateway.auth import generate_key
+from gateway.services import services
+from models import ApiKey
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
+config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
+
+
+def create_key(sessionmaker, name: str, rpm_limit: int | None = None) -> tuple[ApiKey, str]:
+    secret, digest, prefix = generate_key()
+    with sessionmaker() as s, s.begin():
+        row = ApiKey(name=name, key_hash=digest, prefix=prefix, enabled=True, rpm_limit=rpm_limit)
+        s.add(row)
+    return row, secret
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply every migration to DATABASE_URL."""
+    db.upgrade(services().settings.DATABASE_URL)
+    click.echo("database is at the latest revision")
+
+
+@keys_cli.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option("--rpm", type=int, default=None, help="Requests per minute allowed for this key.")
+def keys_create(name: str, rpm: int | None):
+    """Create a key; its secret is printed once, as the last line."""
+    row, secret = create_key(services().sessionmaker, name, rpm)
+    click.echo(f"created key {row.id} ({row.name}), prefix {row.prefix}; the secret is shown only now:")
+    click.echo(secret)
+
+
+@keys_cli.command("list")
+def keys_list():
+    """List keys (never their secrets)."""
+    with services().sessionmaker() as s:
+        rows = s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    click.echo(f"{'id':>4}  {'prefix':<14} {'state':<8} {'created':<20} name")
+    for r in rows:
+        state = "revoked" if r.revoked_at else ("active" if r.enabled else "disabled")
+        click.echo(f"{r.id:>4}  {r.prefix:<14} {state:<8} {r.created_at:%Y-%m-%d %H:%M:%S}  {r.name}")
+
+
+@keys_cli.command("revoke")
+@click.argument("id_or_prefix")
+def keys_revoke(id_or_prefix: str):
+    """Revoke a key by id or display prefix."""
+    svc = services()
+    with svc.sessionmaker() as s, s.begin():
+        cond = ApiKey.prefix == id_or_prefix
+        if id_or_prefix.isdigit():
+            cond = or_(cond, ApiKey.id == int(id_or_prefix))
+        rows = s.scalars(select(ApiKey).where(cond)).all()
+        if len(rows) != 1:
+            raise click.ClickException(f"{len(rows)} keys match '{id_or_prefix}'; name exactly one.")
+        rows[0].revoked_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        rows[0].enabled = False
+        click.echo(f"revoked key {rows[0].id} ({rows[0].name}, {rows[0].prefix})")
+    svc.keys.invalidate()
+
+
+@config_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def config_import(path: str):
+    """Import a YAML file of providers, models and routes; all of it or nothing."""
+    svc = services()
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        parsed = config_file.parse(text)
+    except config_file.ConfigFileError as e:
+        raise click.ClickException(f"{path}: {e}; nothing was applied") from None
+    with svc.sessionmaker() as s, s.begin():
+        counts = config_file.apply(s, parsed, svc.box)
+    click.echo(f"imported {counts['providers']} providers, {counts['models']} models, {counts['routes']} routes")
+
+
+@config_cli.command("export")
+def config_export():
+    """Write the configuration as YAML to standard output (provider secrets are never written)."""
+    with services().sessionmaker() as s:
+        data = config_file.export(s)
+    yaml.safe_dump(data, sys.stdout, sort_keys=False)
+
+
+@click.command("bootstrap")
+def bootstrap():
+    """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
+    svc = services()
+    db.upgrade(svc.settings.DATABASE_URL)
+    with svc.sessionmaker() as s:
+        count = s.scalar(select(func.count()).select_from(ApiKey))
+    if count:
+        click.echo(f"database ready; {count} gateway key(s) exist (flask --app app keys list)")
+        return
+    _, secret = create_key(svc.sessionmaker, "first key")
+    click.echo("created the first gateway key; it is shown only now, keep it:")
+    click.echo(secret)
+
+
+def register_cli(app: Flask) -> None:
+    for group in (db_cli, keys_cli, config_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(bootstrap)

@@ -1,0 +1,47 @@
+"""The GatewayError tree: one class per error code, each with its HTTP status and whether it is retryable."""
+
+
+class GatewayError(Exception):
+    status = 500
+    code = "internal"
+    retryable = False
+    default_message = "Internal gateway error."
+
+    def __init__(self, message: str | None = None, *, param: str | None = None,
+                 retry_after: float | None = None, upstream_status: int | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.param = param
+        self.retry_after = retry_after
+        self.upstream_status = upstream_status
+
+
+def _define(name: str, status: int, code: str, message: str, retryable: bool = False) -> type:
+    return type(name, (GatewayError,), {
+        "status": status, "code": code, "default_message": message, "retryable": retryable,
+        "__doc__": f"{code}: HTTP {status}.",
+    })
+
+
+AuthMissing = _define("AuthMissing", 401, "auth_missing", "Missing bearer token in the Authorization header.")
+AuthInvalid = _define("AuthInvalid", 401, "auth_invalid", "Invalid or revoked API key.")
+InvalidRequest = _define("InvalidRequest", 400, "invalid_request", "Invalid request.")
+RateLimited = _define("RateLimited", 429, "rate_limited", "Rate limit exceeded.", retryable=True)
+QuotaExceeded = _define("QuotaExceeded", 429, "quota_exceeded", "Budget or quota exceeded for this key.")
+Timeout = _define("Timeout", 504, "timeout", "The provider did not answer in time.", retryable=True)
+ProviderAuth = _define("ProviderAuth", 502, "provider_auth", "The provider rejected the gateway's credentials.")
+ProviderUnavailable = _define("ProviderUnavailable", 502, "provider_unavailable",
+                              "The provider is unavailable.", retryable=True)
+NoProviderKey = _define("NoProviderKey", 400, "no_provider_key", "No API key is configured for this provider.")
+RouteNotFound = _define("RouteNotFound", 400, "route_not_found", "No route is configured for this model.")
+ModelNotSupported = _define("ModelNotSupported", 400, "model_not_supported", "This model is not supported.")
+NotImplementedYet = _define("NotImplementedYet", 501, "not_implemented", "Not implemented.")
+Internal = _define("Internal", 500, "internal", "Internal gateway error.")
+ModelNotAllowed = _define("ModelNotAllowed", 403, "model_not_allowed", "This key may not use this model.")
+EndpointMismatch = _define("EndpointMismatch", 400, "endpoint_mismatch", "This model is not served on this endpoint.")
+NotFound = _define("NotFound", 404, "not_found", "Not found.")
+MethodNotAllowed = _define("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")
+PayloadTooLarge = _define("PayloadTooLarge", 413, "payload_too_large", "Request body too large.")
+RouteDisabled = _define("RouteDisabled", 404, "route_disabled", "This route is paused.")
+ModelRetired = _define("ModelRetired", 410, "model_retired", "This model is retired.")
+Unavailable = _define("Unavailable", 503, "unavailable", "The gateway is not ready.")

@@ -1,0 +1,117 @@
+"""Usage -> cost (Decimal, from the target's price snapshot), and the batched background request-log writer."""
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from decimal import Decimal
+
+from sqlalchemy import insert
+
+from gateway.providers.base import Price, Usage
+from models import RequestAttempt, RequestLog
+
+log = logging.getLogger("switchyard.metering")
+_MTOK = Decimal(1_000_000)
+_SIX = Decimal("0.000001")
+
+
+def cost_of(usage: Usage | None, price: Price | None) -> Decimal | None:
+    """USD for this usage at this price; None when either is unknown (never a made-up zero)."""
+    if usage is None or price is None or price.input is None or price.output is None:
+        return None
+    cached = usage.cached_tokens
+    write = usage.cache_write_tokens
+    fresh = max(0, usage.prompt_tokens - cached - write)
+    cached_price = price.cached_input if price.cached_input is not None else price.input
+    write_price = price.cache_write if price.cache_write is not None else price.input
+    total = (fresh * price.input + cached * cached_price + write * write_price
+             + usage.completion_tokens * price.output)
+    return total / _MTOK
+
+
+def format_cost(cost: Decimal) -> str:
+    return str(cost.quantize(_SIX))
+
+
+class LogWriter:
+    """Takes log rows from the request path on a queue and inserts them in batches, off the hot path.
+
+    A row that cannot be inserted after retries goes to instance/unwritten-logs.jsonl: no row is lost.
+    """
+
+    def __init__(self, sessionmaker, spill_dir: str, flush_interval_s: float = 0.25, batch_size: int = 500):
+        self._sessionmaker = sessionmaker
+        self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
+        self._interval = flush_interval_s
+        self._batch = batch_size
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self.pending = 0
+
+    def submit(self, row: dict) -> None:
+        self._q.put(row)
+        self.pending += 1
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._stopping:
+                self._thread = threading.Thread(target=self._loop, name="log-writer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            time.sleep(self._interval)
+            self.flush()
+
+    def _drain(self) -> list[dict]:
+        rows = []
+        while len(rows) < self._batch:
+            try:
+                rows.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        return rows
+
+    def flush(self) -> int:
+        """Write everything queued now; returns the number of rows handled."""
+        done = 0
+        with self._lock:
+            while True:
+                rows = self._drain()
+                if not rows:
+                    return done
+                self._write(rows)
+                done += len(rows)
+                self.pending -= len(rows)
+
+    def _write(self, rows: list[dict]) -> None:
+        logs = [{k: v for k, v in r.items() if k != "attempt_rows"} for r in rows]
+        attempts = [a for r in rows for a in r.get("attempt_rows", ())]
+        for delay in (0.05, 0.2, 1.0, None):
+            try:
+                with self._sessionmaker() as s, s.begin():
+                    s.execute(insert(RequestLog), logs)
+                    if attempts:
+                        s.execute(insert(RequestAttempt), attempts)
+                return
+            except Exception:  # noqa: BLE001 - retried, then spilled to disk
+                if delay is None:
+                    break
+                log.warning("log insert failed; retrying in %.2f s", delay, exc_info=True)
+                time.sleep(delay)
+        log.error("could not insert %d log rows; spilling them to %s", len(rows), self._spill_path)
+        os.makedirs(os.path.dirname(self._spill_path), exist_ok=True)
+        with open(self._spill_path, "a") as f:
+            for r in rows:
+                f.write(json.dumps(r, default=str) + "\n")
+
+    def close(self) -> None:
+        """Flush on shutdown: called by the worker's exit hook and atexit."""
+        self._stopping = True
+        self.flush()

@@ -1,0 +1,100 @@
+"""The one orchestrator: resolve, then attempts with retries and fallback, timing and metering; no provider ifs."""
+import random
+import time
+
+import orjson
+
+from gateway import exceptions as exc
+from gateway.catalog import Catalog
+from gateway.metering import cost_of
+from gateway.providers import adapter_for
+from gateway.providers.base import Completion, Target
+from gateway.record import Attempt, RequestRecord
+from gateway.routing import RoutePlan, resolve
+from gateway.transport import Transport
+
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 2.0
+RETRY_AFTER_CAP_S = 5.0
+
+
+def backoff_s(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter; an upstream Retry-After is honoured up to a cap."""
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_CAP_S)
+    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** attempt)))
+
+
+class Pipeline:
+    def __init__(self, catalog: Catalog, transport: Transport, default_timeout_ms: int, default_retries: int):
+        self.catalog = catalog
+        self.transport = transport
+        self.default_timeout_ms = default_timeout_ms
+        self.default_retries = default_retries
+
+    def plan(self, model: str) -> RoutePlan:
+        return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries)
+
+    def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
+        """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
+        rec.route = plan.route
+        last: exc.GatewayError | None = None
+        deadline = time.monotonic() + plan.timeout_s * max(1, len(plan.targets)) * (plan.retries + 1)
+        for position, target in enumerate(plan.targets):
+            try:
+                completion = self._serve_target(body, target, plan, rec, deadline)
+            except exc.GatewayError as e:
+                last = e
+                if e.retryable or isinstance(e, exc.NoProviderKey):
+                    continue
+                raise
+            rec.provider = target.provider
+            rec.upstream_model = target.upstream_model
+            rec.fallback_used = position > 0
+            rec.usage = completion.usage
+            rec.cost = cost_of(completion.usage, target.price)
+            rec.price_version = target.price.version if target.price else None
+            return completion
+        raise last if last is not None else exc.Internal()
+
+    def _serve_target(self, body: dict, target: Target, plan: RoutePlan, rec: RequestRecord,
+                      deadline: float) -> Completion:
+        if not target.api_key:
+            err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
+            rec.attempts.append(Attempt(target.label, None, err.code, err.message))
+            raise err
+        adapter = adapter_for(target.provider_type)
+        if adapter is None:
+            err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported yet.")
+            rec.attempts.append(Attempt(target.label, None, err.code, err.message))
+            raise err
+        request = adapter.build_request(body, target)
+        for attempt in range(target.retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise exc.Timeout("The request's total deadline passed before an answer.")
+            t0 = time.perf_counter()
+            try:
+                resp = self.transport.call(request, min(target.timeout_s, remaining))
+                if resp.status >= 400:
+                    raise adapter.parse_error(resp.status, _json_or_bytes(resp.content), resp.retry_after)
+                completion = adapter.parse_response(_json_or_bytes(resp.content), target, plan.requested)
+            except exc.GatewayError as e:
+                ms = (time.perf_counter() - t0) * 1000
+                rec.upstream_ms += ms
+                rec.attempts.append(Attempt(target.label, e.upstream_status, e.code, e.message, ms))
+                if not e.retryable or attempt >= target.retries:
+                    raise
+                time.sleep(min(backoff_s(attempt, e.retry_after), max(0.0, deadline - time.monotonic())))
+                continue
+            rec.upstream_ms += resp.latency_ms
+            rec.attempts.append(Attempt(target.label, resp.status, None, None, resp.latency_ms))
+            return completion
+        raise exc.Internal()  # unreachable: the loop returns or raises
+
+
+def _json_or_bytes(content: bytes):
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content

@@ -1,0 +1,122 @@
+"""The adapter contract and the plain values that cross it: Target, UpstreamRequest, Usage."""
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gateway import exceptions as exc
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens, with the version of the price row that holds them."""
+    version: int
+    input: Decimal | None
+    output: Decimal | None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place a request can be served: plain values, no ORM objects."""
+    provider: str            # provider name, the prefix in "openai/gpt-4o"
+    provider_type: str       # wire protocol: openai | anthropic | gemini
+    base_url: str
+    api_key: str | None
+    upstream_model: str
+    slug: str                # provider/model as the catalog names it
+    effort: str | None = None
+    timeout_s: float = 30.0
+    retries: int = 1
+    price: Price | None = None
+    overrides: dict = field(default_factory=dict)
+    drop_unsupported: bool = False
+    weight: int = 1
+    capabilities: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}/{self.upstream_model}"
+
+
+@dataclass
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0          # includes cached and cache-write tokens (OpenAI's rule)
+    completion_tokens: int = 0      # includes reasoning tokens
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_openai(self) -> dict:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        }
+
+
+@dataclass
+class Completion:
+    """A translated non-streaming answer: the OpenAI body and the usage it reports (None when unknown)."""
+    body: dict[str, Any]
+    usage: Usage | None
+
+
+class Adapter:
+    """Translation only: no I/O, no state kept between requests."""
+
+    def build_request(self, body: dict, target: Target) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def parse_response(self, payload: dict, target: Target, requested_model: str) -> Completion:
+        raise NotImplementedError
+
+    def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
+        """An upstream error answer -> the GatewayError of our table."""
+        return error_from_status(status, _message_of(payload), retry_after)
+
+
+def _message_of(payload: Any) -> str:
+    if isinstance(payload, dict):
+        err = payload.get("error", payload)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(err, str):
+            return err
+    if isinstance(payload, (bytes, str)) and payload:
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        return text[:500]
+    return ""
+
+
+def error_from_status(status: int, message: str, retry_after: float | None = None,
+                      param: str | None = None) -> exc.GatewayError:
+    """The shared upstream-status table: 401/403 auth, 429 rate limit, 5xx/529 unavailable, 4xx invalid."""
+    if status in (401, 403):
+        return exc.ProviderAuth(f"The provider rejected the credentials (HTTP {status}): {message}".rstrip(": "),
+                                upstream_status=status)
+    if status == 429:
+        return exc.RateLimited(f"The provider is rate-limiting: {message}".rstrip(": "), retry_after=retry_after,
+                               upstream_status=status)
+    if status in (408, 504):
+        return exc.Timeout(f"The provider timed out (HTTP {status}).", upstream_status=status)
+    if status >= 500:
+        return exc.ProviderUnavailable(f"The provider answered HTTP {status}: {message}".rstrip(": "),
+                                       retry_after=retry_after, upstream_status=status)
+    return exc.InvalidRequest(message or f"The provider rejected the request (HTTP {status}).", param=param,
+                              upstream_status=status)

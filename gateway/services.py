@@ -1,0 +1,63 @@
+"""The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline)."""
+import atexit
+import os
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker as SessionMaker
+
+from gateway.auth import KeyCache
+from gateway.catalog import Catalog
+from gateway.config import Settings
+from gateway.db import make_engine, make_sessionmaker
+from gateway.metering import LogWriter
+from gateway.pipeline import Pipeline
+from gateway.secrets import SecretBox, load_or_create_key
+from gateway.transport import Transport
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessionmaker: SessionMaker
+    box: SecretBox
+    catalog: Catalog
+    keys: KeyCache
+    transport: Transport
+    log_writer: LogWriter
+    pipeline: Pipeline
+    started: bool = False
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        os.makedirs(settings.INSTANCE_DIR, exist_ok=True)
+        engine = make_engine(settings.DATABASE_URL)
+        sm = make_sessionmaker(engine)
+        box = SecretBox(load_or_create_key(settings.SECRET_KEY, settings.INSTANCE_DIR))
+        catalog = Catalog(sm, box, settings.CATALOG_REFRESH_S)
+        transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
+        return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
+                   keys=KeyCache(sm, settings.KEY_CACHE_TTL_S), transport=transport,
+                   log_writer=LogWriter(sm, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
+                                        settings.LOG_BATCH_SIZE),
+                   pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES))
+
+    def start(self) -> None:
+        """First request in this process (after the fork): load the catalog and start background refresh."""
+        if self.started:
+            return
+        self.started = True
+        self.catalog.refresh()
+        self.catalog.start()
+        atexit.register(self.shutdown)
+
+    def shutdown(self) -> None:
+        self.catalog.stop()
+        self.log_writer.close()
+        self.transport.close()
+
+
+def services() -> Services:
+    return current_app.extensions["switchyard"]

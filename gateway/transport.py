@@ -1,0 +1,88 @@
+"""The only module that talks to the network: one pooled requests HTTPAdapter per worker, sized for gevent."""
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
+
+from gateway import exceptions as exc
+from gateway.providers.base import UpstreamRequest
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: CaseInsensitiveDict
+    content: bytes
+    latency_ms: float
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("retry-after"))
+
+
+def parse_retry_after(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class Transport:
+    """Sends prepared requests through a pooled adapter; maps network failures to GatewayErrors.
+
+    `Session.request` costs more per call than the send itself (settings merging, environment lookups,
+    hooks), so requests are prepared by hand and go straight to the adapter.
+    """
+
+    def __init__(self, pool_maxsize: int = 1000, connect_timeout_s: float = 5.0):
+        self.connect_timeout_s = connect_timeout_s
+        self.adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
+
+    def _prepare(self, req: UpstreamRequest) -> PreparedRequest:
+        p = PreparedRequest()
+        p.method = req.method
+        p.url = req.url
+        p.headers = CaseInsensitiveDict(req.headers)
+        p.body = req.body
+        if req.body is not None:
+            p.headers["Content-Length"] = str(len(req.body))
+        p.hooks = {"response": []}
+        p._cookies = None
+        p._body_position = None
+        return p
+
+    def send(self, req: UpstreamRequest, timeout_s: float, stream: bool = False) -> requests.Response:
+        """Send and return the raw response (status not checked). Raises Timeout or ProviderUnavailable."""
+        try:
+            return self.adapter.send(self._prepare(req), stream=stream,
+                                     timeout=(min(self.connect_timeout_s, timeout_s), timeout_s),
+                                     verify=True, cert=None, proxies={})
+        except requests.exceptions.Timeout as e:
+            raise exc.Timeout(f"The provider did not answer within {timeout_s:g} s.") from e
+        except requests.exceptions.RequestException as e:
+            raise exc.ProviderUnavailable(f"Could not reach the provider: {type(e).__name__}.") from e
+
+    def call(self, req: UpstreamRequest, timeout_s: float) -> UpstreamResponse:
+        """A whole non-streaming exchange: send, read the body, time it."""
+        t0 = time.perf_counter()
+        resp = self.send(req, timeout_s)
+        try:
+            content = resp.content
+        except requests.exceptions.RequestException as e:
+            if "timed out" in str(e).lower():
+                raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.") from e
+            raise exc.ProviderUnavailable("The provider closed the connection mid-answer.") from e
+        return UpstreamResponse(resp.status_code, resp.headers, content, (time.perf_counter() - t0) * 1000)
+
+    def close(self) -> None:
+        self.adapter.close()

@@ -1,0 +1,10 @@
+"""SQLAlchemy models of Switchyard: keys, providers, priced models, routes and request logs."""
+from models.base import Base
+from models.api_key import ApiKey
+from models.provider import Provider
+from models.model_price import ModelPrice
+from models.route import Route, RouteTarget
+from models.request_log import RequestLog, RequestAttempt
+from models.admin_user import AdminUser
+
+__all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser"]

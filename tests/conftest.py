@@ -1,0 +1,113 @@
+"""Shared fixtures: the provider double, a migrated database, a live gateway, a key and an OpenAI SDK client."""
+import os
+
+import openai
+import pytest
+
+from app import create_app
+from gateway import config_file
+from gateway.cli import create_key
+from tests.support.double import ProviderDouble
+from tests.support.server import LiveServer, reset_database
+
+PROVIDER_ENV = ("OPENAI", "ANTHROPIC", "GEMINI", "XAI", "MISTRAL", "DEEPSEEK", "GROQ", "OPENROUTER")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_provider_env():
+    """Tests never reach a real provider: drop provider keys and base URLs from the environment."""
+    saved = {}
+    for name in PROVIDER_ENV:
+        for var in (f"{name}_API_KEY", f"{name}_BASE_URL"):
+            if var in os.environ:
+                saved[var] = os.environ.pop(var)
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def double():
+    d = ProviderDouble().start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset_double(request):
+    if "double" in request.fixturenames:
+        request.getfixturevalue("double").reset()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchyard.db'}"
+    reset_database(url)
+    return url
+
+
+def base_config(double_url: str) -> str:
+    return f"""
+providers:
+  - name: openai
+    type: openai
+    base_url: {double_url}/openai/v1
+    api_key: test-openai-key
+  - name: local
+    type: openai
+    base_url: {double_url}/local/v1
+    api_key: test-openai-key
+models:
+  - id: openai/gpt-4o-mini
+    upstream: gpt-4o-mini
+    input_per_mtok: 0.15
+    output_per_mtok: 0.60
+    cached_input_per_mtok: 0.075
+    context_window: 128000
+  - id: openai/gpt-4o
+    upstream: gpt-4o-2024-08-06
+    input_per_mtok: 2.50
+    output_per_mtok: 10.00
+    cached_input_per_mtok: 1.25
+routes:
+  - alias: smart
+    targets: [openai/gpt-4o, openai/gpt-4o-mini]
+    retries: 0
+    timeout_ms: 5000
+"""
+
+
+@pytest.fixture(scope="session")
+def app(database_url, double, tmp_path_factory):
+    application = create_app({
+        "DATABASE_URL": database_url, "TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+        "CATALOG_REFRESH_S": 0, "LOG_FLUSH_INTERVAL_S": 0.05, "SECRET_KEY": None,
+    })
+    svc = application.extensions["switchyard"]
+    with svc.sessionmaker() as s, s.begin():
+        config_file.apply(s, config_file.parse(base_config(double.url)), svc.box)
+    svc.start()
+    yield application
+    svc.shutdown()
+
+
+@pytest.fixture(scope="session")
+def services(app):
+    return app.extensions["switchyard"]
+
+
+@pytest.fixture(scope="session")
+def live(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_key(services) -> str:
+    _, secret = create_key(services.sessionmaker, "tests")
+    return secret
+
+
+@pytest.fixture
+def client(live, api_key) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{live.url}/v1", api_key=api_key, max_retries=0, timeout=20)

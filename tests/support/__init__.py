@@ -1,0 +1,1 @@
+"""Test support: the provider double, the OpenAPI validator, the live gateway server."""
