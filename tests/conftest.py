@@ -56,6 +56,14 @@ providers:
     type: openai
     base_url: {double_url}/local/v1
     api_key: test-openai-key
+  - name: anthropic
+    type: anthropic
+    base_url: {double_url}/anthropic/v1
+    api_key: test-anthropic-key
+  - name: gemini
+    type: gemini
+    base_url: {double_url}/gemini/v1beta
+    api_key: test-gemini-key
 models:
   - id: openai/gpt-4o-mini
     upstream: gpt-4o-mini
@@ -68,6 +76,17 @@ models:
     input_per_mtok: 2.50
     output_per_mtok: 10.00
     cached_input_per_mtok: 1.25
+  - id: anthropic/claude-sonnet-4-5
+    upstream: claude-sonnet-4-5
+    input_per_mtok: 3.00
+    output_per_mtok: 15.00
+    cached_input_per_mtok: 0.30
+    cache_write_per_mtok: 3.75
+  - id: gemini/gemini-2.5-flash
+    upstream: gemini-2.5-flash
+    input_per_mtok: 0.30
+    output_per_mtok: 2.50
+    cached_input_per_mtok: 0.075
 routes:
   - alias: smart
     targets: [openai/gpt-4o, openai/gpt-4o-mini]

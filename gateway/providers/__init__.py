@@ -1,9 +1,28 @@
 """Provider adapters: pure translation between the OpenAI shape and each wire protocol."""
-from gateway.providers.base import Adapter
-from gateway.providers.openai import OpenAIAdapter
+import importlib
 
-ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter()}
+from gateway.providers.base import Adapter
+
+# wire type -> "module:Class"; imported on first use so each protocol lives in its own module or package.
+_REGISTRY = {
+    "openai": "gateway.providers.openai:OpenAIAdapter",
+    "anthropic": "gateway.providers.anthropic:AnthropicAdapter",
+    "gemini": "gateway.providers.gemini:GeminiAdapter",
+}
+_LOADED: dict[str, Adapter | None] = {}
 
 
 def adapter_for(provider_type: str) -> Adapter | None:
-    return ADAPTERS.get(provider_type)
+    if provider_type in _LOADED:
+        return _LOADED[provider_type]
+    spec = _REGISTRY.get(provider_type)
+    adapter = None
+    if spec is not None:
+        module_name, _, cls = spec.partition(":")
+        try:
+            adapter = getattr(importlib.import_module(module_name), cls)()
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+    _LOADED[provider_type] = adapter
+    return adapter

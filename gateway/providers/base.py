@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway import exceptions as exc
+from gateway.sse import SSEEvent
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,50 @@ class Completion:
     usage: Usage | None
 
 
+class StreamState:
+    """Per-request translation of one upstream event stream into OpenAI `chat.completion.chunk` dicts.
+
+    `feed(event)` returns the chunks to send for one upstream SSE event (often none); `finish()` is called
+    once when the upstream stream ends and returns any chunk still owed (for example the finish chunk).
+    Usage is collected in `self.usage` (None while unknown) and is never emitted as a chunk here: the
+    pipeline sends the `choices: []` usage chunk itself when the client asked for it. An upstream error
+    event raises a GatewayError.
+    """
+
+    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool = False):
+        self.id = chunk_id
+        self.created = created
+        self.model = model                  # what the client asked for, echoed in every chunk
+        self.include_usage = include_usage  # then every chunk carries "usage": null
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def chunk(self, delta: dict, finish_reason: str | None = None, index: int = 0) -> dict:
+        out = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+               "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
+        if self.include_usage:
+            out["usage"] = None
+        return out
+
+    def feed(self, event: SSEEvent) -> list[dict]:
+        raise NotImplementedError
+
+    def finish(self) -> list[dict]:
+        return []
+
+
 class Adapter:
     """Translation only: no I/O, no state kept between requests."""
 
-    def build_request(self, body: dict, target: Target) -> UpstreamRequest:
+    def build_request(self, body: dict, target: Target, stream: bool = False) -> UpstreamRequest:
+        """The upstream request for this OpenAI-shaped body; `stream` asks for the provider's event stream."""
         raise NotImplementedError
 
-    def parse_response(self, payload: dict, target: Target, requested_model: str) -> Completion:
+    def parse_response(self, payload: Any, target: Target, requested_model: str) -> Completion:
+        raise NotImplementedError
+
+    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
+                     include_usage: bool) -> StreamState:
         raise NotImplementedError
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:

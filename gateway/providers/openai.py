@@ -25,7 +25,7 @@ def _effort_of(body: dict, target: Target) -> str | None:
 
 
 class OpenAIAdapter(Adapter):
-    def build_request(self, body: dict, target: Target) -> UpstreamRequest:
+    def build_request(self, body: dict, target: Target, stream: bool = False) -> UpstreamRequest:
         out = dict(body)
         effort = _effort_of(body, target)
         for name in _GATEWAY_FIELDS:

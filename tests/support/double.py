@@ -1,4 +1,10 @@
-"""A provider double on 127.0.0.1: speaks OpenAI's wire format (and records what it received), scriptable per model."""
+"""A provider double on 127.0.0.1: an OpenAI, Anthropic and Gemini lookalike that records what it received.
+
+Paths: /openai/v1/... and /local/v1/... speak OpenAI; /anthropic/v1/messages speaks Anthropic (handler in
+tests/support/double_anthropic.py); /gemini/v1beta/models/{model}:generateContent speaks Gemini (handler in
+tests/support/double_gemini.py). Every path can be scripted per model with `enqueue`.
+"""
+import importlib
 import json
 import threading
 import time
@@ -38,6 +44,72 @@ def openai_completion(model: str, content: str | None = "Hello from the double."
     return body
 
 
+def _protocol_for(path: str):
+    """The protocol handler module for a path (this module itself for OpenAI), or None."""
+    for prefix, module in (("/openai/", __name__), ("/local/", __name__),
+                           ("/anthropic/", "tests.support.double_anthropic"),
+                           ("/gemini/", "tests.support.double_gemini")):
+        if path.startswith(prefix):
+            try:
+                return importlib.import_module(module)
+            except ModuleNotFoundError:
+                return None
+    return None
+
+
+def model_of(path: str, body: dict) -> str:
+    return body.get("model", "")
+
+
+def default_reply(double, path: str, headers: dict, body: dict) -> dict:
+    """OpenAI protocol: check the key, then answer (as a stream when asked)."""
+    if not path.endswith("/chat/completions"):
+        return {"status": 404, "body": {"error": {"message": f"no route {path}", "type": "invalid_request_error",
+                                                  "param": None, "code": None}}}
+    if headers.get("Authorization") != "Bearer test-openai-key":
+        return {"status": 401, "body": {"error": {"message": "Incorrect API key provided.",
+                                                  "type": "invalid_request_error", "param": None,
+                                                  "code": "invalid_api_key"}}}
+    completion = _default_openai(body)
+    if body.get("stream"):
+        return {"stream": openai_stream(completion, include_usage=bool(
+            (body.get("stream_options") or {}).get("include_usage")))}
+    return {"body": completion}
+
+
+def openai_stream(completion: dict, include_usage: bool = False, pieces: int = 3) -> list[bytes]:
+    """An OpenAI completion re-told as the SSE chunks OpenAI would send for it."""
+    base = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+            "model": completion["model"], "system_fingerprint": "fp_double"}
+    msg = completion["choices"][0]["message"]
+    chunks = []
+
+    def add(delta, finish=None):
+        c = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if include_usage:
+            c["usage"] = None
+        chunks.append(c)
+    if msg.get("tool_calls"):
+        add({"role": "assistant", "content": None})
+        for i, call in enumerate(msg["tool_calls"]):
+            args = call["function"]["arguments"]
+            add({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                 "function": {"name": call["function"]["name"], "arguments": ""}}]})
+            step = max(1, len(args) // pieces)
+            for j in range(0, len(args), step):
+                add({"tool_calls": [{"index": i, "function": {"arguments": args[j:j + step]}}]})
+    else:
+        add({"role": "assistant", "content": "", "refusal": None})
+        text = msg.get("content") or ""
+        step = max(1, len(text) // pieces)
+        for j in range(0, len(text), step):
+            add({"content": text[j:j + step]})
+    add({}, completion["choices"][0]["finish_reason"])
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+
+
 def _default_openai(body: dict) -> dict:
     """Answer like a model: call the first tool when tools are offered and the user spoke last; else echo."""
     model = body.get("model", "unknown")
@@ -57,7 +129,11 @@ def _default_openai(body: dict) -> dict:
 
 class ProviderDouble:
     """A real HTTP server. `enqueue(model, reply...)` scripts the next answers for an upstream model id; a reply
-    is {"status": int, "body": dict|str, "headers": dict, "delay": seconds}. Unscripted requests get a default."""
+    is {"status": int, "body": dict|str|bytes, "headers": dict, "delay": seconds} or, for a stream,
+    {"stream": [bytes, ...], "chunk_delay": seconds, "cut": bool} (sent as text/event-stream, connection closed
+    at the end; "cut" stops without finishing). Unscripted requests get the protocol handler's default.
+    A protocol handler module has `default_reply(double, path, headers, body) -> reply dict` and
+    `model_of(path, body) -> str`."""
 
     def __init__(self):
         self.requests: list[Recorded] = []
@@ -68,6 +144,7 @@ class ProviderDouble:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.closed_streams: list[str] = []   # models whose stream the client closed before the end
 
     @property
     def url(self) -> str:
@@ -120,6 +197,25 @@ class ProviderDouble:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream(self, reply: dict, model: str):
+                self.send_response(reply.get("status", 200))
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                for k, v in (reply.get("headers") or {}).items():
+                    self.send_header(k, str(v))
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    for piece in reply["stream"]:
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                        if reply.get("chunk_delay"):
+                            time.sleep(reply["chunk_delay"])
+                except (BrokenPipeError, ConnectionResetError):
+                    with double._lock:
+                        double.closed_streams.append(model)
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -127,22 +223,19 @@ class ProviderDouble:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = None
+                handler = _protocol_for(self.path)
+                model = handler.model_of(self.path, body or {}) if handler else (body or {}).get("model", "")
                 with double._lock:
                     double.requests.append(Recorded("POST", self.path, dict(self.headers), body))
-                model = (body or {}).get("model", "")
                 reply = double._next_reply(model)
-                if reply is not None:
-                    if reply.get("delay"):
-                        time.sleep(reply["delay"])
-                    if "body" not in reply and reply.get("status", 200) == 200:
-                        return self._send(200, _default_openai(body or {}), reply.get("headers"))
-                    return self._send(reply.get("status", 200), reply.get("body", {}), reply.get("headers"))
-                if self.path.endswith("/chat/completions"):
-                    if self.headers.get("Authorization") != "Bearer test-openai-key":
-                        return self._send(401, {"error": {"message": "Incorrect API key provided.",
-                                                          "type": "invalid_request_error", "param": None,
-                                                          "code": "invalid_api_key"}})
-                    return self._send(200, _default_openai(body or {}))
-                return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                if reply is not None and reply.get("delay"):
+                    time.sleep(reply["delay"])
+                if reply is None or ("body" not in reply and "stream" not in reply):
+                    default = handler.default_reply(double, self.path, dict(self.headers), body or {}) \
+                        if handler else {"status": 404, "body": {"error": {"message": f"no route {self.path}"}}}
+                    reply = {**default, **(reply or {})} if reply else default
+                if "stream" in reply:
+                    return self._stream(reply, model)
+                return self._send(reply.get("status", 200), reply.get("body", {}), reply.get("headers"))
 
         return Handler
