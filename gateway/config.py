@@ -33,6 +33,9 @@ class Settings:
     LOG_FLUSH_INTERVAL_S: float = 0.25        # SWITCHYARD_LOG_FLUSH_INTERVAL_S
     LOG_BATCH_SIZE: int = 500                 # SWITCHYARD_LOG_BATCH_SIZE
     RATELIMIT_DEFAULT: str | None = None      # SWITCHYARD_RATELIMIT_DEFAULT, e.g. "600/minute" per key
+    STREAM_KEEPALIVE_S: float = 15.0          # SWITCHYARD_STREAM_KEEPALIVE_S: SSE comment when nothing else is sent
+    STREAM_IDLE_TIMEOUT_S: float = 120.0      # SWITCHYARD_STREAM_IDLE_TIMEOUT_S: longest silence from upstream
+    STREAM_MAX_S: float = 900.0               # SWITCHYARD_STREAM_MAX_S: total deadline of one stream
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -53,6 +56,9 @@ class Settings:
         s.LOG_FLUSH_INTERVAL_S = _env_float("SWITCHYARD_LOG_FLUSH_INTERVAL_S", s.LOG_FLUSH_INTERVAL_S)
         s.LOG_BATCH_SIZE = _env_int("SWITCHYARD_LOG_BATCH_SIZE", s.LOG_BATCH_SIZE)
         s.RATELIMIT_DEFAULT = os.environ.get("SWITCHYARD_RATELIMIT_DEFAULT") or None
+        s.STREAM_KEEPALIVE_S = _env_float("SWITCHYARD_STREAM_KEEPALIVE_S", s.STREAM_KEEPALIVE_S)
+        s.STREAM_IDLE_TIMEOUT_S = _env_float("SWITCHYARD_STREAM_IDLE_TIMEOUT_S", s.STREAM_IDLE_TIMEOUT_S)
+        s.STREAM_MAX_S = _env_float("SWITCHYARD_STREAM_MAX_S", s.STREAM_MAX_S)
         return s
 
     def update(self, overrides: dict | None) -> "Settings":

@@ -1,6 +1,7 @@
 """The one orchestrator: resolve, then attempts with retries and fallback, timing and metering; no provider ifs."""
 import random
 import time
+from typing import Callable, TypeVar
 
 import orjson
 
@@ -8,7 +9,7 @@ from gateway import exceptions as exc
 from gateway.catalog import Catalog
 from gateway.metering import cost_of
 from gateway.providers import adapter_for
-from gateway.providers.base import Completion, Target
+from gateway.providers.base import Adapter, Completion, Target
 from gateway.record import Attempt, RequestRecord
 from gateway.routing import RoutePlan, resolve
 from gateway.transport import Transport
@@ -16,6 +17,7 @@ from gateway.transport import Transport
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 2.0
 RETRY_AFTER_CAP_S = 5.0
+T = TypeVar("T")
 
 
 def backoff_s(attempt: int, retry_after: float | None) -> float:
@@ -23,6 +25,13 @@ def backoff_s(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(retry_after, RETRY_AFTER_CAP_S)
     return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** attempt)))
+
+
+def json_or_bytes(content: bytes):
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content
 
 
 class Pipeline:
@@ -35,14 +44,21 @@ class Pipeline:
     def plan(self, model: str) -> RoutePlan:
         return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries)
 
-    def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
-        """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
+    def run(self, plan: RoutePlan, rec: RequestRecord,
+            attempt_fn: Callable[[Adapter, Target, float], tuple[T, float, int]]) -> tuple[T, Target]:
+        """Try the plan's targets in order, each with its retries, until `attempt_fn` succeeds.
+
+        `attempt_fn(adapter, target, timeout_s)` returns (result, upstream ms, upstream status) or raises a
+        GatewayError. Retryable errors use up the target's retries with backoff, then move to the next
+        target; `no_provider_key` moves on at once; any other error is returned to the client at once.
+        When every attempt fails the last error is raised.
+        """
         rec.route = plan.route
         last: exc.GatewayError | None = None
-        deadline = time.monotonic() + plan.timeout_s * max(1, len(plan.targets)) * (plan.retries + 1)
+        deadline = time.monotonic() + plan.timeout_s * len(plan.targets) * (plan.retries + 1)
         for position, target in enumerate(plan.targets):
             try:
-                completion = self._serve_target(body, target, plan, rec, deadline)
+                result = self._try_target(target, rec, deadline, attempt_fn)
             except exc.GatewayError as e:
                 last = e
                 if e.retryable or isinstance(e, exc.NoProviderKey):
@@ -51,34 +67,27 @@ class Pipeline:
             rec.provider = target.provider
             rec.upstream_model = target.upstream_model
             rec.fallback_used = position > 0
-            rec.usage = completion.usage
-            rec.cost = cost_of(completion.usage, target.price)
             rec.price_version = target.price.version if target.price else None
-            return completion
+            return result, target
         raise last if last is not None else exc.Internal()
 
-    def _serve_target(self, body: dict, target: Target, plan: RoutePlan, rec: RequestRecord,
-                      deadline: float) -> Completion:
+    def _try_target(self, target: Target, rec: RequestRecord, deadline: float, attempt_fn):
         if not target.api_key:
             err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
             rec.attempts.append(Attempt(target.label, None, err.code, err.message))
             raise err
         adapter = adapter_for(target.provider_type)
         if adapter is None:
-            err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported yet.")
+            err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported.")
             rec.attempts.append(Attempt(target.label, None, err.code, err.message))
             raise err
-        request = adapter.build_request(body, target)
         for attempt in range(target.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise exc.Timeout("The request's total deadline passed before an answer.")
             t0 = time.perf_counter()
             try:
-                resp = self.transport.call(request, min(target.timeout_s, remaining))
-                if resp.status >= 400:
-                    raise adapter.parse_error(resp.status, _json_or_bytes(resp.content), resp.retry_after)
-                completion = adapter.parse_response(_json_or_bytes(resp.content), target, plan.requested)
+                result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
             except exc.GatewayError as e:
                 ms = (time.perf_counter() - t0) * 1000
                 rec.upstream_ms += ms
@@ -87,14 +96,21 @@ class Pipeline:
                     raise
                 time.sleep(min(backoff_s(attempt, e.retry_after), max(0.0, deadline - time.monotonic())))
                 continue
-            rec.upstream_ms += resp.latency_ms
-            rec.attempts.append(Attempt(target.label, resp.status, None, None, resp.latency_ms))
-            return completion
+            rec.upstream_ms += upstream_ms
+            rec.attempts.append(Attempt(target.label, status, None, None, upstream_ms))
+            return result
         raise exc.Internal()  # unreachable: the loop returns or raises
 
+    def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
+        """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
+        def attempt(adapter: Adapter, target: Target, timeout_s: float):
+            resp = self.transport.call(adapter.build_request(body, target), timeout_s)
+            if resp.status >= 400:
+                raise adapter.parse_error(resp.status, json_or_bytes(resp.content), resp.retry_after)
+            return adapter.parse_response(json_or_bytes(resp.content), target, plan.requested), \
+                resp.latency_ms, resp.status
 
-def _json_or_bytes(content: bytes):
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return content
+        completion, target = self.run(plan, rec, attempt)
+        rec.usage = completion.usage
+        rec.cost = cost_of(completion.usage, target.price)
+        return completion

@@ -35,6 +35,7 @@ class RequestRecord:
     price_version: int | None = None
     upstream_ms: float = 0.0
     stream: bool = False
+    relaying: bool = False      # a stream's relay owns the log row (handed over when the stream ends)
     logged: bool = False
 
     def gateway_headers(self) -> dict[str, str]:

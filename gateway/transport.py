@@ -84,5 +84,58 @@ class Transport:
             raise exc.ProviderUnavailable("The provider closed the connection mid-answer.") from e
         return UpstreamResponse(resp.status_code, resp.headers, content, (time.perf_counter() - t0) * 1000)
 
+    def open_stream(self, req: UpstreamRequest, timeout_s: float) -> "UpstreamStream":
+        """Send and return once the upstream's status and headers are in; the body is read by `chunks()`."""
+        t0 = time.perf_counter()
+        resp = self.send(req, timeout_s, stream=True)
+        return UpstreamStream(resp, (time.perf_counter() - t0) * 1000)
+
     def close(self) -> None:
         self.adapter.close()
+
+
+class UpstreamStream:
+    """An upstream answer being read as it arrives (`read1`: whatever the socket has, chunked or not)."""
+
+    READ_SIZE = 65536
+
+    def __init__(self, resp: requests.Response, headers_ms: float):
+        self._resp = resp
+        self.status = resp.status_code
+        self.headers = resp.headers
+        self.headers_ms = headers_ms
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("retry-after"))
+
+    def read_all(self) -> bytes:
+        """The whole body (for an error answer); closes the stream."""
+        try:
+            return self._resp.content
+        except requests.exceptions.RequestException:
+            return b""
+        finally:
+            self.close()
+
+    def chunks(self):
+        """Yield byte chunks as they arrive; raises ProviderUnavailable or Timeout when the connection fails."""
+        raw = self._resp.raw
+        try:
+            while True:
+                data = raw.read1(self.READ_SIZE)
+                if not data:
+                    return
+                yield data
+        except Exception as e:  # urllib3 / socket errors: the stream broke off
+            if "timed out" in str(e).lower():
+                raise exc.Timeout("The provider stopped sending in the middle of the stream.") from e
+            raise exc.ProviderUnavailable("The provider's stream broke off.") from e
+
+    def close(self) -> None:
+        """Close the connection itself (not back to the pool): a stream cut short must stop the upstream."""
+        try:
+            self._resp.raw.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+        self._resp.close()

@@ -24,7 +24,7 @@ def register_blueprints(app: Flask) -> None:
         rec.status = response.status_code
         response.headers.update(rec.gateway_headers())
         response.headers["x-gateway-overhead-ms"] = f"{rec.overhead_ms():.2f}"
-        if not rec.stream and not rec.logged:
+        if not rec.relaying and not rec.logged:
             rec.logged = True
             services().log_writer.submit(rec.log_row())
         return response

@@ -5,7 +5,9 @@ from typing import Any
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Adapter, Completion, Target, UpstreamRequest, Usage, _message_of, error_from_status
+from gateway.providers.base import (Adapter, Completion, StreamState, Target, UpstreamRequest, Usage, _message_of,
+                                    error_from_status)
+from gateway.sse import SSEEvent
 
 # Effort levels as the client names them -> the value OpenAI's `reasoning_effort` takes.
 # `max` is OpenAI's newest top level ("xhigh" on models that predate "max").
@@ -35,6 +37,10 @@ class OpenAIAdapter(Adapter):
         if target.overrides:
             out.update(target.overrides)
         out["model"] = target.upstream_model
+        if stream:
+            out["stream"] = True
+            # usage must be known at the end of every stream: ask for it even when the client did not
+            out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if target.api_key:
             headers["Authorization"] = f"Bearer {target.api_key}"
@@ -57,6 +63,10 @@ class OpenAIAdapter(Adapter):
         if usage is not None:
             body["usage"] = usage.as_openai()
         return Completion(body, usage)
+
+    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
+                     include_usage: bool) -> StreamState:
+        return OpenAIStreamState(chunk_id, created, requested_model, include_usage)
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         param = None
@@ -98,3 +108,51 @@ def usage_from_openai(raw: Any) -> Usage | None:
         cache_write_tokens=(pd.get("cache_write_tokens") or 0) if isinstance(pd, dict) else 0,
         reasoning_tokens=(cd.get("reasoning_tokens") or 0) if isinstance(cd, dict) else 0,
     )
+
+
+class OpenAIStreamState(StreamState):
+    """OpenAI-compatible chunks pass through with our id, created and model; the usage chunk is kept aside."""
+
+    def feed(self, event: SSEEvent) -> list[dict]:
+        data = event.data
+        if data == "[DONE]":
+            return []
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise exc.ProviderUnavailable("The provider sent a stream event that is not JSON.") from None
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk:
+            err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+            status = err.get("code") if isinstance(err.get("code"), int) else 502
+            raise error_from_status(status if status >= 400 else 502, _message_of(chunk))
+        usage = usage_from_openai(chunk.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = chunk.get("choices")
+        if not choices:
+            return []                          # the usage chunk: the pipeline sends its own when asked
+        chunk["id"] = self.id
+        chunk["object"] = "chat.completion.chunk"
+        chunk["created"] = self.created
+        chunk["model"] = self.model
+        if self.include_usage:
+            chunk["usage"] = None
+        else:
+            chunk.pop("usage", None)
+        for i, choice in enumerate(choices):
+            if "finish_reason" not in choice:
+                choice["finish_reason"] = None
+            if "index" not in choice:
+                choice["index"] = i
+            if "delta" not in choice or choice["delta"] is None:
+                choice["delta"] = {}
+            if choice["finish_reason"] is not None:
+                self.finish_reason = choice["finish_reason"]
+        return [chunk]
+
+    def finish(self) -> list[dict]:
+        if self.finish_reason is None:
+            raise exc.ProviderUnavailable("The provider's stream ended before the answer was finished.")
+        return []

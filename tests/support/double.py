@@ -130,8 +130,8 @@ def _default_openai(body: dict) -> dict:
 class ProviderDouble:
     """A real HTTP server. `enqueue(model, reply...)` scripts the next answers for an upstream model id; a reply
     is {"status": int, "body": dict|str|bytes, "headers": dict, "delay": seconds} or, for a stream,
-    {"stream": [bytes, ...], "chunk_delay": seconds, "cut": bool} (sent as text/event-stream, connection closed
-    at the end; "cut" stops without finishing). Unscripted requests get the protocol handler's default.
+    {"stream": [bytes or pause seconds, ...], "chunk_delay": seconds} (sent as text/event-stream, connection
+    closed at the end; leave out the final events to simulate a cut). Unscripted requests get the protocol handler's default.
     A protocol handler module has `default_reply(double, path, headers, body) -> reply dict` and
     `model_of(path, body) -> str`."""
 
@@ -208,6 +208,9 @@ class ProviderDouble:
                 self.close_connection = True
                 try:
                     for piece in reply["stream"]:
+                        if isinstance(piece, (int, float)):
+                            time.sleep(piece)             # a pause inside the stream
+                            continue
                         self.wfile.write(piece)
                         self.wfile.flush()
                         if reply.get("chunk_delay"):

@@ -10,7 +10,8 @@ from referencing.jsonschema import DRAFT202012
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEC_PATH = os.environ.get("OPENAI_SPEC_PATH") or os.path.join(ROOT, "..", "shared", "specs", "openai-openapi.yaml")
-CACHE = os.path.join(ROOT, ".pytest_cache", "openai-openapi.pickle")
+TRANSFORM_VERSION = 2   # bump when _nullable_to_type changes, so the cached spec is rebuilt
+CACHE = os.path.join(ROOT, ".pytest_cache", f"openai-openapi.v{TRANSFORM_VERSION}.pickle")
 
 
 def _nullable_to_type(node):
@@ -22,8 +23,10 @@ def _nullable_to_type(node):
                 node["type"] = [t, "null"]
             elif isinstance(t, list) and "null" not in t:
                 node["type"] = t + ["null"]
-            elif "enum" in node and None not in node["enum"]:
+            if "enum" in node and None not in node["enum"]:
                 node["enum"] = node["enum"] + [None]
+            if "$ref" in node:
+                node["anyOf"] = [{"$ref": node.pop("$ref")}, {"type": "null"}]
         for v in node.values():
             _nullable_to_type(v)
     elif isinstance(node, list):

@@ -1,0 +1,93 @@
+"""Reasoning effort -> Anthropic `thinking` (and `output_config.effort`), from a per-model table.
+
+Where the effort comes from, first match wins: the slug suffix (`anthropic/claude-sonnet-4-5:low`, in
+`target.effort`), then `reasoning_effort`, then `reasoning.effort`. `none` means no thinking.
+
+THINKING_BUDGETS maps an upstream-model prefix (longest match wins, "*" is the fallback) to the
+`thinking.budget_tokens` of each effort level:
+
+    level     default ("*")   claude-opus-4 / 4.1 (32,000 output tokens at most)
+    minimal   1024            1024      (Anthropic's smallest budget is 1024)
+    low       1024            1024
+    medium    4096            4096
+    high      16384           16384
+    xhigh     24576           20480
+    max       32000           24576
+
+Models in ADAPTIVE_MODELS (Opus/Sonnet 4.6 and later) deprecate fixed budgets: they get
+`thinking: {type: adaptive}` plus `output_config.effort` (ADAPTIVE_EFFORT), and the budget of the table is
+used only to size a default `max_tokens`. Models in NO_THINKING cannot think at all. A model's
+`capabilities` may override the table: `thinking: false | "adaptive" | "budget"` and
+`thinking_budgets: {level: tokens}`.
+"""
+from dataclasses import dataclass
+
+from gateway.providers.base import Target
+
+MIN_BUDGET = 1024   # Anthropic rule: budget_tokens >= 1024 and < max_tokens
+
+THINKING_BUDGETS: dict[str, dict[str, int]] = {
+    "*": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 24576, "max": 32000},
+    "claude-opus-4-0": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
+                        "max": 24576},
+    "claude-opus-4-1": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
+                        "max": 24576},
+    "claude-opus-4-2025": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
+                           "max": 24576},
+}
+
+ADAPTIVE_MODELS = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7", "claude-sonnet-4-7")
+ADAPTIVE_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh",
+                   "max": "max"}
+NO_THINKING = ("claude-3-5-", "claude-3-haiku", "claude-3-opus", "claude-3-sonnet", "claude-instant")
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """What an effort level asks of this model: the `thinking` object, the budget, an output_config effort."""
+    level: str
+    param: str                  # where the client asked for it (named in errors)
+    budget: int                 # thinking budget_tokens (adaptive: only sizes the default max_tokens)
+    adaptive: bool = False
+
+    def thinking_param(self) -> dict:
+        if self.adaptive:
+            return {"type": "adaptive"}
+        return {"type": "enabled", "budget_tokens": self.budget}
+
+    def output_effort(self) -> str | None:
+        return ADAPTIVE_EFFORT[self.level] if self.adaptive else None
+
+
+def requested_effort(body: dict, target: Target) -> tuple[str, str] | None:
+    """(level, the parameter that asked for it) or None when the client did not ask."""
+    if target.effort:
+        return target.effort, "model"
+    if isinstance(body.get("reasoning_effort"), str):
+        return body["reasoning_effort"], "reasoning_effort"
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
+        return reasoning["effort"], "reasoning.effort"
+    return None
+
+
+def _longest_prefix(model: str, table) -> str | None:
+    hits = [p for p in table if p != "*" and model.startswith(p)]
+    return max(hits, key=len) if hits else None
+
+
+def can_think(target: Target) -> bool:
+    flag = target.capabilities.get("thinking")
+    if flag is not None:
+        return flag is not False
+    return not target.upstream_model.startswith(NO_THINKING)
+
+
+def thinking_for(level: str, param: str, target: Target) -> Thinking:
+    """The thinking settings of one effort level on this target's model (level is not "none")."""
+    model = target.upstream_model
+    budgets = dict(THINKING_BUDGETS[_longest_prefix(model, THINKING_BUDGETS) or "*"])
+    budgets.update(target.capabilities.get("thinking_budgets") or {})
+    mode = target.capabilities.get("thinking")
+    adaptive = mode == "adaptive" or (mode != "budget" and model.startswith(ADAPTIVE_MODELS))
+    return Thinking(level, param, max(MIN_BUDGET, int(budgets[level])), adaptive)
