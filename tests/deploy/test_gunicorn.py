@@ -1,0 +1,81 @@
+"""The real server: gunicorn with gevent workers from deploy/gunicorn.conf.py, spoken to over HTTP."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import openai
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from tests.conftest import base_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _flask(env, *args) -> str:
+    out = subprocess.run([os.path.join(BIN, "flask"), "--app", "app", *args], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.fixture
+def gunicorn(tmp_path, double):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "SWITCHYARD_INSTANCE_DIR": str(tmp_path),
+           "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
+    key = _flask(env, "bootstrap").strip().splitlines()[-1]
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(base_config(double.url))
+    _flask(env, "config", "import", str(cfg))
+    proc = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"gunicorn did not start:\n{proc.stdout.read()}")
+    yield url, key, env, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_gunicorn_gevent_serves_completions_streams_and_flushes_logs_on_shutdown(gunicorn):
+    url, key, env, proc = gunicorn
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model="openai/gpt-4o-mini",
+                                                           messages=[{"role": "user", "content": "hi"}])
+    assert raw.parse().choices[0].message.content == "Echo: hi"
+    assert raw.headers["x-gateway-cost-usd"] == "0.000005"    # 12 x 0.15 + 5 x 0.60 per million, rounded
+    text_out = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "yo"}], stream=True) if c.choices)
+    assert text_out == "Echo: yo"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{url}/v1", api_key="sk-sy-wrong", max_retries=0).models.list()
+    html = requests.get(f"{url}/no/such/page")
+    assert html.status_code == 404 and html.json()["error"]["code"] == "not_found"
+    assert requests.delete(f"{url}/v1/chat/completions").json()["error"]["code"] == "method_not_allowed"
+    proc.send_signal(signal.SIGTERM)                           # graceful: workers flush their log rows
+    proc.wait(timeout=30)
+    engine = create_engine(env["DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT endpoint, status, stream FROM request_logs ORDER BY id")).all()
+    assert [(r[1], bool(r[2])) for r in rows] == [(200, False), (200, True)]
