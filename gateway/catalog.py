@@ -37,11 +37,15 @@ class ModelConf:
     max_output: int | None = None
     capabilities: dict = field(default_factory=dict)
     created: int = 0
+    drop_unsupported: bool = False
+    retired: bool = False
+    replacement: str | None = None
 
 
 @dataclass(frozen=True)
 class RouteTargetConf:
     model: str
+    priority: int = 0
     weight: int = 1
     overrides: dict = field(default_factory=dict)
 
@@ -54,6 +58,7 @@ class RouteConf:
     timeout_ms: int = 30000
     enabled: bool = True
     description: str | None = None
+    drop_unsupported: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,12 +121,17 @@ class Catalog:
                 caps = json.loads(m.capabilities) if m.capabilities else {}
                 created = int(m.updated_at.timestamp()) if m.updated_at else 0
                 models[m.slug] = ModelConf(m.slug, m.provider, m.upstream, _price_of(m), m.context_window,
-                                           m.max_output, caps, created)
+                                           m.max_output, caps, created, bool(m.drop_unsupported), bool(m.retired),
+                                           m.replacement)
             routes = {}
             for r in s.scalars(select(Route).options(selectinload(Route.targets))):
-                targets = tuple(RouteTargetConf(t.model, t.weight or 1, json.loads(t.overrides) if t.overrides else {})
-                                for t in sorted(r.targets, key=lambda t: t.position))
-                routes[r.alias] = RouteConf(r.alias, targets, r.retries, r.timeout_ms, bool(r.enabled), r.description)
+                targets = tuple(
+                    RouteTargetConf(t.model, t.position if t.priority is None else t.priority,
+                                    t.weight if t.weight is not None else 1,
+                                    json.loads(t.overrides) if t.overrides else {})
+                    for t in sorted(r.targets, key=lambda t: t.position))
+                routes[r.alias] = RouteConf(r.alias, targets, r.retries, r.timeout_ms, bool(r.enabled),
+                                            r.description, bool(r.drop_unsupported))
         self._snap = Snapshot(providers, models, routes, time.time())
         return self._snap
 

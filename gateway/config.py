@@ -21,6 +21,7 @@ class Settings:
     """Runtime settings. `from_env()` reads them; tests pass overrides to create_app."""
     DATABASE_URL: str = f"sqlite:///{os.path.join(INSTANCE_DIR, 'switchyard.db')}"
     REDIS_URL: str | None = None
+    REDIS_PREFIX: str = "switchyard:"         # SWITCHYARD_REDIS_PREFIX: namespace of every key we keep in Redis
     SECRET_KEY: str | None = None            # SWITCHYARD_SECRET_KEY: Fernet key for provider secrets
     INSTANCE_DIR: str = INSTANCE_DIR
     MAX_BODY_BYTES: int = 32 * 1024 * 1024    # SWITCHYARD_MAX_BODY_BYTES
@@ -33,6 +34,10 @@ class Settings:
     LOG_FLUSH_INTERVAL_S: float = 0.25        # SWITCHYARD_LOG_FLUSH_INTERVAL_S
     LOG_BATCH_SIZE: int = 500                 # SWITCHYARD_LOG_BATCH_SIZE
     RATELIMIT_DEFAULT: str | None = None      # SWITCHYARD_RATELIMIT_DEFAULT, e.g. "600/minute" per key
+    TOTAL_DEADLINE_S: float = 300.0           # SWITCHYARD_TOTAL_DEADLINE_S: all attempts of one request
+    COOLDOWN_FAILURES: int = 5                # SWITCHYARD_COOLDOWN_FAILURES: retryable failures within the window
+    COOLDOWN_WINDOW_S: float = 60.0           # SWITCHYARD_COOLDOWN_WINDOW_S
+    COOLDOWN_S: float = 30.0                  # SWITCHYARD_COOLDOWN_S: how long a failing target is skipped
     STREAM_KEEPALIVE_S: float = 15.0          # SWITCHYARD_STREAM_KEEPALIVE_S: SSE comment when nothing else is sent
     STREAM_IDLE_TIMEOUT_S: float = 120.0      # SWITCHYARD_STREAM_IDLE_TIMEOUT_S: longest silence from upstream
     STREAM_MAX_S: float = 900.0               # SWITCHYARD_STREAM_MAX_S: total deadline of one stream
@@ -44,6 +49,7 @@ class Settings:
         s = cls()
         s.DATABASE_URL = os.environ.get("DATABASE_URL") or s.DATABASE_URL
         s.REDIS_URL = os.environ.get("REDIS_URL") or None
+        s.REDIS_PREFIX = os.environ.get("SWITCHYARD_REDIS_PREFIX") or s.REDIS_PREFIX
         s.SECRET_KEY = os.environ.get("SWITCHYARD_SECRET_KEY") or None
         s.INSTANCE_DIR = os.environ.get("SWITCHYARD_INSTANCE_DIR") or s.INSTANCE_DIR
         s.MAX_BODY_BYTES = _env_int("SWITCHYARD_MAX_BODY_BYTES", s.MAX_BODY_BYTES)
@@ -56,6 +62,10 @@ class Settings:
         s.LOG_FLUSH_INTERVAL_S = _env_float("SWITCHYARD_LOG_FLUSH_INTERVAL_S", s.LOG_FLUSH_INTERVAL_S)
         s.LOG_BATCH_SIZE = _env_int("SWITCHYARD_LOG_BATCH_SIZE", s.LOG_BATCH_SIZE)
         s.RATELIMIT_DEFAULT = os.environ.get("SWITCHYARD_RATELIMIT_DEFAULT") or None
+        s.TOTAL_DEADLINE_S = _env_float("SWITCHYARD_TOTAL_DEADLINE_S", s.TOTAL_DEADLINE_S)
+        s.COOLDOWN_FAILURES = _env_int("SWITCHYARD_COOLDOWN_FAILURES", s.COOLDOWN_FAILURES)
+        s.COOLDOWN_WINDOW_S = _env_float("SWITCHYARD_COOLDOWN_WINDOW_S", s.COOLDOWN_WINDOW_S)
+        s.COOLDOWN_S = _env_float("SWITCHYARD_COOLDOWN_S", s.COOLDOWN_S)
         s.STREAM_KEEPALIVE_S = _env_float("SWITCHYARD_STREAM_KEEPALIVE_S", s.STREAM_KEEPALIVE_S)
         s.STREAM_IDLE_TIMEOUT_S = _env_float("SWITCHYARD_STREAM_IDLE_TIMEOUT_S", s.STREAM_IDLE_TIMEOUT_S)
         s.STREAM_MAX_S = _env_float("SWITCHYARD_STREAM_MAX_S", s.STREAM_MAX_S)

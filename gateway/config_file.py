@@ -112,14 +112,16 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         row.retries, row.timeout_ms, row.enabled = r["retries"], r["timeout_ms"], r["enabled"]
         row.description = r.get("description")
         row.drop_unsupported = r["drop_unsupported"]
-        wanted = [(i, t["model"], t["weight"], json.dumps(t["overrides"], sort_keys=True) if t["overrides"] else None)
+        wanted = [(i, t["model"], t["priority"], t["weight"],
+                   json.dumps(t["overrides"], sort_keys=True) if t["overrides"] else None)
                   for i, t in enumerate(r["targets"])]
-        have = [(t.position, t.model, t.weight, t.overrides) for t in row.targets]
+        have = [(t.position, t.model, t.priority, t.weight, t.overrides) for t in row.targets]
         if wanted != have:
             row.targets.clear()
             session.flush()
-            for pos, model, weight, overrides in wanted:
-                row.targets.append(RouteTarget(position=pos, model=model, weight=weight, overrides=overrides))
+            for pos, model, priority, weight, overrides in wanted:
+                row.targets.append(RouteTarget(position=pos, model=model, priority=priority, weight=weight,
+                                               overrides=overrides))
         session.add(row)
         counts["routes"] += 1
     return counts
@@ -169,10 +171,12 @@ def export(session) -> dict:
     for r in session.scalars(select(Route).order_by(Route.alias)):
         targets = []
         for t in r.targets:
-            if t.weight == 1 and not t.overrides:
+            if t.weight == 1 and not t.overrides and t.priority is None:
                 targets.append(t.model)
             else:
                 item = {"model": t.model, "weight": t.weight}
+                if t.priority is not None:
+                    item["priority"] = t.priority
                 if t.overrides:
                     item["overrides"] = json.loads(t.overrides)
                 targets.append(item)

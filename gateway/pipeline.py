@@ -7,6 +7,7 @@ import orjson
 
 from gateway import exceptions as exc
 from gateway.catalog import Catalog
+from gateway.cooldown import LocalBreaker
 from gateway.metering import cost_of
 from gateway.providers import adapter_for
 from gateway.providers.base import Adapter, Completion, Target
@@ -34,12 +35,20 @@ def json_or_bytes(content: bytes):
         return content
 
 
+def with_overrides(body: dict, target: Target) -> dict:
+    """The body as this target receives it: a route target's parameter overrides win."""
+    return {**body, **target.overrides} if target.overrides else body
+
+
 class Pipeline:
-    def __init__(self, catalog: Catalog, transport: Transport, default_timeout_ms: int, default_retries: int):
+    def __init__(self, catalog: Catalog, transport: Transport, default_timeout_ms: int, default_retries: int,
+                 breaker: LocalBreaker | None = None, total_deadline_s: float = 300.0):
         self.catalog = catalog
         self.transport = transport
         self.default_timeout_ms = default_timeout_ms
         self.default_retries = default_retries
+        self.breaker = breaker or LocalBreaker()
+        self.total_deadline_s = total_deadline_s
 
     def plan(self, model: str) -> RoutePlan:
         return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries)
@@ -55,8 +64,9 @@ class Pipeline:
         """
         rec.route = plan.route
         last: exc.GatewayError | None = None
-        deadline = time.monotonic() + plan.timeout_s * len(plan.targets) * (plan.retries + 1)
-        for position, target in enumerate(plan.targets):
+        deadline = time.monotonic() + min(self.total_deadline_s,
+                                          plan.timeout_s * len(plan.targets) * (plan.retries + 1))
+        for position, target in self._order(plan, rec):
             try:
                 result = self._try_target(target, rec, deadline, attempt_fn)
             except exc.GatewayError as e:
@@ -70,6 +80,23 @@ class Pipeline:
             rec.price_version = target.price.version if target.price else None
             return result, target
         raise last if last is not None else exc.Internal()
+
+    def _order(self, plan: RoutePlan, rec: RequestRecord) -> list[tuple[int, Target]]:
+        """The plan's targets minus those cooling down; when all are, the one whose cooldown ends first."""
+        ready, cooling = [], []
+        for position, target in enumerate(plan.targets):
+            until = self.breaker.check(target.label)
+            if until is None:
+                ready.append((position, target))
+            else:
+                cooling.append((until, position, target))
+        for until, _, target in cooling:
+            rec.attempts.append(Attempt(target.label, None, "cooldown",
+                                        f"skipped: cooling down until {time.strftime('%H:%M:%S', time.gmtime(until))}"))
+        if not ready and cooling:
+            _, position, target = min(cooling, key=lambda c: c[0])
+            ready.append((position, target))
+        return ready
 
     def _try_target(self, target: Target, rec: RequestRecord, deadline: float, attempt_fn):
         if not target.api_key:
@@ -92,19 +119,24 @@ class Pipeline:
                 ms = (time.perf_counter() - t0) * 1000
                 rec.upstream_ms += ms
                 rec.attempts.append(Attempt(target.label, e.upstream_status, e.code, e.message, ms))
+                if e.retryable:
+                    self.breaker.failure(target.label)
+                elif e.upstream_status is not None:
+                    self.breaker.success(target.label)    # it answered: up, even if it refused this request
                 if not e.retryable or attempt >= target.retries:
                     raise
                 time.sleep(min(backoff_s(attempt, e.retry_after), max(0.0, deadline - time.monotonic())))
                 continue
             rec.upstream_ms += upstream_ms
             rec.attempts.append(Attempt(target.label, status, None, None, upstream_ms))
+            self.breaker.success(target.label)
             return result
         raise exc.Internal()  # unreachable: the loop returns or raises
 
     def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
         """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
         def attempt(adapter: Adapter, target: Target, timeout_s: float):
-            resp = self.transport.call(adapter.build_request(body, target), timeout_s)
+            resp = self.transport.call(adapter.build_request(with_overrides(body, target), target), timeout_s)
             if resp.status >= 400:
                 raise adapter.parse_error(resp.status, json_or_bytes(resp.content), resp.retry_after)
             return adapter.parse_response(json_or_bytes(resp.content), target, plan.requested), \

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker as SessionMaker
 from gateway.auth import KeyCache
 from gateway.catalog import Catalog
 from gateway.config import Settings
+from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.metering import LogWriter
 from gateway.pipeline import Pipeline
@@ -42,7 +43,11 @@ class Services:
                    keys=KeyCache(sm, settings.KEY_CACHE_TTL_S), transport=transport,
                    log_writer=LogWriter(sm, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
-                   pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES))
+                   pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,
+                                     make_breaker(settings.REDIS_URL, settings.COOLDOWN_FAILURES,
+                                                  settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
+                                                  f"{settings.REDIS_PREFIX}cooldown:"),
+                                     settings.TOTAL_DEADLINE_S))
 
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start background refresh."""

@@ -32,6 +32,7 @@ class RouteTarget(Base):
     route_id: Mapped[int] = mapped_column(ForeignKey("routes.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str] = mapped_column(String(200))  # provider/model[:effort]
+    priority: Mapped[int | None] = mapped_column(Integer, nullable=True)  # equal priorities share by weight
     weight: Mapped[int] = mapped_column(Integer, default=1)
     overrides: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object of body overrides
     route: Mapped[Route] = relationship(back_populates="targets")

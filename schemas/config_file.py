@@ -45,6 +45,7 @@ class ModelEntry(_Strict):
 
 class TargetEntry(_Strict):
     model = fields.String(required=True)
+    priority = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(0, 1000))
     weight = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=0, max=1000))
     overrides = fields.Dict(load_default=dict)
 
@@ -54,7 +55,7 @@ class TargetField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, str) and value:
-            return {"model": value, "weight": 1, "overrides": {}}
+            return {"model": value, "priority": None, "weight": 1, "overrides": {}}
         if isinstance(value, dict):
             return TargetEntry().load(value)
         raise ValidationError("Must be a model name or an object with 'model'.")

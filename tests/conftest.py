@@ -1,5 +1,6 @@
 """Shared fixtures: the provider double, a migrated database, a live gateway, a key and an OpenAI SDK client."""
 import os
+import uuid
 
 import openai
 import pytest
@@ -46,7 +47,7 @@ def database_url(tmp_path_factory) -> str:
 
 
 def base_config(double_url: str) -> str:
-    return f"""
+    return """
 providers:
   - name: openai
     type: openai
@@ -87,12 +88,47 @@ models:
     input_per_mtok: 0.30
     output_per_mtok: 2.50
     cached_input_per_mtok: 0.075
+  - id: openai/o3-pro
+    upstream: o3-pro
+    input_per_mtok: 20
+    output_per_mtok: 80
+    capabilities: {endpoints: [responses], reasoning: true, efforts: [low, medium, high]}
+  - id: openai/gpt-old
+    upstream: gpt-old
+    retired: true
+    replacement: openai/gpt-4o-mini
+  - id: local/tuned
+    upstream: tuned-7b
+    input_per_mtok: 0.1
+    output_per_mtok: 0.1
+    capabilities: {efforts: [low, high]}
 routes:
   - alias: smart
     targets: [openai/gpt-4o, openai/gpt-4o-mini]
     retries: 0
     timeout_ms: 5000
-"""
+  - alias: sturdy
+    description: two retries on the primary before the fallback
+    targets: [openai/gpt-4o, {model: local/backup-a, overrides: {max_tokens: 7}}]
+    retries: 2
+    timeout_ms: 5000
+  - alias: quick
+    targets: [local/slow-a, local/fast-a]
+    retries: 0
+    timeout_ms: 1000
+  - alias: paused
+    targets: [openai/gpt-4o-mini]
+    enabled: false
+  - alias: split
+    targets: [{model: local/heavy, weight: 3, priority: 0}, {model: local/light, weight: 1, priority: 0},
+              {model: openai/gpt-4o-mini, priority: 1}]
+    retries: 0
+  - alias: guarded
+    targets: [local/flaky, local/steady]
+    retries: 0
+  - alias: broken
+    targets: [nowhere/model-x]
+""".replace("{double_url}", double_url)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +136,8 @@ def app(database_url, double, tmp_path_factory):
     application = create_app({
         "DATABASE_URL": database_url, "TESTING": True, "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
         "CATALOG_REFRESH_S": 0, "LOG_FLUSH_INTERVAL_S": 0.05, "SECRET_KEY": None,
+        # failures scripted by one test must not put a target into cooldown for the next ones
+        "COOLDOWN_FAILURES": 10**6, "REDIS_PREFIX": f"switchyard-test:{uuid.uuid4().hex}:",
     })
     svc = application.extensions["switchyard"]
     with svc.sessionmaker() as s, s.begin():

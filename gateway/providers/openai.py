@@ -34,8 +34,6 @@ class OpenAIAdapter(Adapter):
             out.pop(name, None)
         if effort:
             out["reasoning_effort"] = effort
-        if target.overrides:
-            out.update(target.overrides)
         out["model"] = target.upstream_model
         if stream:
             out["stream"] = True

@@ -146,6 +146,7 @@ def upgrade() -> None:
     sa.Column('route_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('model', sa.String(length=200), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=True),
     sa.Column('weight', sa.Integer(), nullable=False),
     sa.Column('overrides', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['route_id'], ['routes.id'], name=op.f('fk_route_targets_route_id_routes'), ondelete='CASCADE'),

@@ -63,7 +63,8 @@ def test_import_is_idempotent_and_export_round_trips(cli_app):
     exported = runner.invoke(args=["config", "export"]).output
     assert "sk-acme-secret-value" not in exported
     again = config_file.parse(exported)
-    assert again["routes"][0]["targets"][1] == {"model": "self/llama", "weight": 3, "overrides": {"max_tokens": 100}}
+    assert again["routes"][0]["targets"][1] == {"model": "self/llama", "priority": None, "weight": 3,
+                                                "overrides": {"max_tokens": 100}}
     assert str(again["models"][0]["input_per_mtok"]) == "1.5"
 
 

@@ -6,6 +6,7 @@ tests/support/double_gemini.py). Every path can be scripted per model with `enqu
 """
 import importlib
 import json
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -185,6 +186,11 @@ class ProviderDouble:
 
             def log_message(self, *args):  # quiet
                 pass
+
+            def setup(self):
+                super().setup()
+                # headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _send(self, status: int, body, headers: dict | None = None):
                 data = body if isinstance(body, bytes) else (

@@ -1,8 +1,9 @@
 """Runs a Switchyard app on 127.0.0.1 in a thread (werkzeug), and prepares a clean database for it."""
+import socket
 import threading
 
 from sqlalchemy import create_engine, inspect, text
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway import db
 
@@ -22,10 +23,19 @@ def reset_database(url: str) -> None:
     db.upgrade(url)
 
 
+class _NoDelayHandler(WSGIRequestHandler):
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, *args, **kwargs):  # quiet
+        pass
+
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_NoDelayHandler)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -1,0 +1,142 @@
+"""Routes that survive provider failures: fallback, retries, timeouts, pauses, weights, cooldowns, through HTTP."""
+import time
+import uuid
+
+import openai
+import pytest
+import requests
+
+from gateway.cooldown import RedisBreaker, make_breaker
+from tests.support.openapi import assert_valid
+
+HELLO = [{"role": "user", "content": "Hello"}]
+E500 = {"status": 500, "body": {"error": {"message": "upstream exploded"}}}
+
+
+def _raw(client, model, **kw):
+    return client.chat.completions.with_raw_response.create(model=model, messages=HELLO, **kw)
+
+
+def test_primary_429_then_fallback_serves(client, double):
+    double.enqueue("gpt-4o-2024-08-06", {"status": 429, "body": {"error": {"message": "slow down"}}})
+    raw = _raw(client, "smart")
+    assert raw.parse().model == "smart"
+    assert raw.headers["x-gateway-fallback-used"] == "true"
+    assert raw.headers["x-gateway-model"] == "gpt-4o-mini"
+    assert raw.headers["x-gateway-attempts"] == "openai/gpt-4o-2024-08-06:rate_limited,openai/gpt-4o-mini:ok"
+
+
+def test_retries_are_used_up_before_falling_back(client, double):
+    double.enqueue("gpt-4o-2024-08-06", E500, E500, E500)
+    raw = _raw(client, "sturdy")
+    assert double.calls["gpt-4o-2024-08-06"] == 3                 # first try + 2 retries
+    assert double.calls["backup-a"] == 1 and raw.headers["x-gateway-fallback-used"] == "true"
+    assert double.last().body["max_tokens"] == 7                   # the fallback target's own override
+    assert raw.headers["x-gateway-attempts"].count("provider_unavailable") == 3
+
+
+def test_retry_then_success_on_the_same_target(client, double):
+    double.enqueue("gpt-4o-2024-08-06", E500)
+    raw = _raw(client, "sturdy")
+    assert double.calls["gpt-4o-2024-08-06"] == 2 and double.calls["backup-a"] == 0
+    assert raw.headers["x-gateway-fallback-used"] == "false"
+
+
+def test_non_retryable_error_does_not_fall_back(client, double):
+    double.enqueue("gpt-4o-2024-08-06", {"status": 400, "body": {"error": {"message": "bad prompt"}}})
+    with pytest.raises(openai.BadRequestError) as info:
+        _raw(client, "sturdy")
+    assert info.value.code == "invalid_request" and "bad prompt" in info.value.body["message"]
+    assert double.calls["gpt-4o-2024-08-06"] == 1 and double.calls["backup-a"] == 0
+
+
+def test_timeout_falls_back_within_the_route_timeout(client, double):
+    double.enqueue("slow-a", {"delay": 2.5})
+    t0 = time.monotonic()
+    raw = _raw(client, "quick")
+    elapsed = time.monotonic() - t0
+    assert raw.headers["x-gateway-model"] == "fast-a" and raw.headers["x-gateway-fallback-used"] == "true"
+    assert raw.headers["x-gateway-attempts"].startswith("local/slow-a:timeout,")
+    assert elapsed < 2.0                                           # the 1 s route timeout cut the slow target
+
+
+def test_all_targets_fail_returns_the_last_error_with_attempts(live, api_key, double):
+    double.enqueue("gpt-4o-2024-08-06", E500)
+    double.enqueue("gpt-4o-mini", {"status": 429, "body": {"error": {"message": "quota"}}, "headers": {"retry-after": "7"}})
+    resp = requests.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
+                         json={"model": "smart", "messages": HELLO})
+    assert resp.status_code == 429 and resp.json()["error"]["code"] == "rate_limited"
+    assert resp.headers["retry-after"] == "7"
+    assert resp.headers["x-gateway-attempts"] == \
+        "openai/gpt-4o-2024-08-06:provider_unavailable,openai/gpt-4o-mini:rate_limited"
+    assert_valid(resp.json(), "ErrorResponse")
+
+
+def test_paused_route_and_broken_route(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        _raw(client, "paused")
+    assert info.value.code == "route_disabled"
+    with pytest.raises(openai.BadRequestError) as info:
+        _raw(client, "broken")
+    assert info.value.code == "route_not_found"
+
+
+def test_endpoint_mismatch_retired_model_and_effort_outside_the_table(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        _raw(client, "openai/o3-pro")
+    assert info.value.code == "endpoint_mismatch" and "/v1/responses" in info.value.body["message"]
+    with pytest.raises(openai.APIStatusError) as info:
+        _raw(client, "openai/gpt-old")
+    assert info.value.status_code == 410 and info.value.code == "model_retired"
+    assert "openai/gpt-4o-mini" in info.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as info:
+        _raw(client, "local/tuned:medium")
+    assert info.value.body["param"] == "model" and "low, high" in info.value.body["message"]
+
+
+def test_weighted_split_over_1000_requests(live, api_key, double):
+    """Weights 3:1 among equal priority. Tolerance: 5 standard deviations of the binomial (about ±0.069)."""
+    session = requests.Session()
+    served = {"heavy": 0, "light": 0}
+    for _ in range(1000):
+        resp = session.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
+                            json={"model": "split", "messages": HELLO})
+        assert resp.status_code == 200
+        served[resp.headers["x-gateway-model"]] += 1
+    share = served["heavy"] / 1000
+    assert abs(share - 0.75) <= 5 * (0.75 * 0.25 / 1000) ** 0.5, served
+    assert double.calls["gpt-4o-mini"] == 0                        # the lower priority is only a fallback
+
+
+@pytest.fixture
+def fast_breaker(services, monkeypatch):
+    breaker = make_breaker(services.settings.REDIS_URL, threshold=2, window_s=30, cooldown_s=0.6,
+                           prefix=f"switchyard-test:{uuid.uuid4().hex}:")
+    if isinstance(breaker, RedisBreaker):
+        breaker.cache_s = 0
+    monkeypatch.setattr(services.pipeline, "breaker", breaker)
+    return breaker
+
+
+def test_cooldown_after_repeated_failures_then_one_probe(client, double, fast_breaker, services):
+    double.enqueue("flaky", E500, E500)
+    for _ in range(2):                                             # two failures: the threshold
+        assert _raw(client, "guarded").headers["x-gateway-model"] == "steady"
+    assert double.calls["flaky"] == 2
+    skipped = _raw(client, "guarded")                              # cooling down: not even tried
+    assert double.calls["flaky"] == 2 and skipped.headers["x-gateway-model"] == "steady"
+    assert skipped.headers["x-gateway-attempts"].startswith("local/flaky:cooldown,")
+    time.sleep(0.7)
+    probe = _raw(client, "guarded")                                # cooldown over: one probe, which succeeds
+    assert double.calls["flaky"] == 3 and probe.headers["x-gateway-model"] == "flaky"
+    assert probe.headers["x-gateway-fallback-used"] == "false"
+    assert _raw(client, "guarded").headers["x-gateway-model"] == "flaky"
+
+
+def test_when_every_target_cools_down_the_first_to_recover_is_tried(client, double, fast_breaker):
+    for label in ("local/flaky", "local/steady"):
+        fast_breaker.failure(label)
+        fast_breaker.failure(label)
+    raw = _raw(client, "guarded")
+    assert raw.headers["x-gateway-model"] in ("flaky", "steady")   # a call is made rather than failing outright
+    assert double.calls["flaky"] + double.calls["steady"] == 1
