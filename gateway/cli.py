@@ -1,4 +1,5 @@
 """flask commands: db upgrade, keys create/list/revoke, config import/export, bootstrap for `make run`."""
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -10,8 +11,11 @@ from sqlalchemy import func, or_, select
 
 from gateway import config_file, db
 from gateway.auth import generate_key
+from gateway.config import ROOT
 from gateway.services import services
-from models import ApiKey
+from models import ApiKey, ModelPrice
+
+CATALOG_FILE = os.path.join(ROOT, "gateway", "data", "models.yaml")
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
@@ -101,6 +105,11 @@ def bootstrap():
     """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
     svc = services()
     db.upgrade(svc.settings.DATABASE_URL)
+    with svc.sessionmaker() as s, s.begin():
+        if not s.scalar(select(func.count()).select_from(ModelPrice)):
+            with open(CATALOG_FILE, encoding="utf-8") as f:
+                counts = config_file.apply(s, config_file.parse(f.read()), svc.box)
+            click.echo(f"loaded the model catalog ({counts['models']} models with prices) from {CATALOG_FILE}")
     with svc.sessionmaker() as s:
         count = s.scalar(select(func.count()).select_from(ApiKey))
     if count:

@@ -18,8 +18,8 @@ def _entries() -> dict[str, dict]:
         out[alias] = {"id": alias, "object": "model", "created": int(snap.loaded_at), "owned_by": f"route:{primary}"}
     for slug, model in sorted(snap.models.items()):
         provider = snap.providers.get(model.provider)
-        if provider is None or not provider.enabled:
-            continue
+        if provider is None or not provider.enabled or not provider.api_key or model.retired:
+            continue                       # only what this gateway can serve now
         out.setdefault(slug, {"id": slug, "object": "model", "created": model.created, "owned_by": model.provider})
     return out
 

@@ -176,3 +176,28 @@ def test_no_provider_key(client):
 def test_reasoning_suffix_sets_effort(client, double):
     client.chat.completions.create(model="openai/o3:high", messages=HELLO)
     assert double.last().body["model"] == "o3" and double.last().body["reasoning_effort"] == "high"
+
+
+def test_unexpected_failure_is_an_internal_json_error_with_a_log_row(client, services, monkeypatch):
+    def boom(*a, **kw):
+        raise RuntimeError("secret internals")
+    monkeypatch.setattr(services.pipeline, "chat", boom)
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.with_raw_response.create(model="openai/gpt-4o-mini", messages=HELLO)
+    assert info.value.code == "internal" and "secret internals" not in info.value.response.text
+    assert "Traceback" not in info.value.response.text
+    row = _log_row(services, info.value.response.headers["x-request-id"])
+    assert (row.status, row.error_code) == (500, "internal")
+
+
+def test_key_restricted_to_models(live, services, double):
+    from gateway.cli import create_key
+    from models import ApiKey
+    row, secret = create_key(services.sessionmaker, "restricted")
+    with services.sessionmaker() as s, s.begin():
+        s.get(ApiKey, row.id).allowed_models = "openai/gpt-4o-mini, smart"
+    restricted = openai.OpenAI(base_url=f"{live.url}/v1", api_key=secret, max_retries=0)
+    assert restricted.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO).choices
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        restricted.chat.completions.create(model="openai/gpt-4o", messages=HELLO)
+    assert info.value.code == "model_not_allowed"
