@@ -56,12 +56,18 @@ def requested_effort(body: dict, target: Target) -> tuple[str | None, str]:
     return None, ""
 
 
+def generation(model: str) -> tuple[int, int] | None:
+    """(major, minor) of a Gemini model id such as gemini-2.5-flash or models/gemini-3-pro-preview."""
+    m = _MAJOR.match(model)
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+
 def _family(model: str) -> tuple[str, str] | None:
     """("budget" | "level", row) for a thinking model id, None for a model without thinking controls."""
-    m = _MAJOR.match(model)
-    if not m:
+    version = generation(model)
+    if version is None:
         return None
-    major, minor = int(m.group(1)), int(m.group(2) or 0)
+    major, minor = version
     if major >= 3:
         return "level", "flash" if "flash" in model else "other"
     if (major, minor) == (2, 5):
