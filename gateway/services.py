@@ -12,6 +12,7 @@ from gateway.catalog import Catalog
 from gateway.config import Settings
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
+from gateway.limits import RateLimits
 from gateway.metering import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.secrets import SecretBox, load_or_create_key
@@ -29,6 +30,7 @@ class Services:
     transport: Transport
     log_writer: LogWriter
     pipeline: Pipeline
+    limits: RateLimits
     started: bool = False
 
     @classmethod
@@ -47,7 +49,8 @@ class Services:
                                      make_breaker(settings.REDIS_URL, settings.COOLDOWN_FAILURES,
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
-                                     settings.TOTAL_DEADLINE_S))
+                                     settings.TOTAL_DEADLINE_S),
+                   limits=RateLimits(settings.REDIS_URL, settings.RATELIMIT_DEFAULT, settings.REDIS_PREFIX))
 
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start background refresh."""

@@ -17,7 +17,11 @@ def start_record(endpoint: str) -> RequestRecord:
 
 
 def authenticate() -> KeyRecord:
-    return services().keys.lookup(bearer_of(request.headers.get("Authorization")))
+    """The caller's key (401 without a valid one), within its request rate (429 past it)."""
+    svc = services()
+    key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
+    svc.limits.check(key)
+    return key
 
 
 def json_body() -> dict:

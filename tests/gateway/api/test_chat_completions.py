@@ -201,3 +201,14 @@ def test_key_restricted_to_models(live, services, double):
     with pytest.raises(openai.PermissionDeniedError) as info:
         restricted.chat.completions.create(model="openai/gpt-4o", messages=HELLO)
     assert info.value.code == "model_not_allowed"
+
+
+def test_per_key_rate_limit(live, services):
+    from gateway.cli import create_key
+    _, secret = create_key(services.sessionmaker, "limited", rpm_limit=3)
+    limited = openai.OpenAI(base_url=f"{live.url}/v1", api_key=secret, max_retries=0)
+    for _ in range(3):
+        limited.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO)
+    with pytest.raises(openai.RateLimitError) as info:
+        limited.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO)
+    assert info.value.code == "rate_limited" and int(info.value.response.headers["retry-after"]) >= 1
