@@ -6,19 +6,20 @@ Where the effort comes from, first match wins: the slug suffix (`anthropic/claud
 THINKING_BUDGETS maps an upstream-model prefix (longest match wins, "*" is the fallback) to the
 `thinking.budget_tokens` of each effort level:
 
-    level     default ("*")   claude-opus-4 / 4.1 (32,000 output tokens at most)
+    level     default ("*")   claude-opus-4 / 4.1 (32,000 output tokens at most, default_max_tokens included)
     minimal   1024            1024      (Anthropic's smallest budget is 1024)
     low       1024            1024
     medium    4096            4096
     high      16384           16384
     xhigh     24576           20480
-    max       32000           24576
+    max       32000           23552     (+ the catalog's default_max_tokens 8192 = 31744)
 
-Models in ADAPTIVE_MODELS (Opus/Sonnet 4.6 and later) deprecate fixed budgets: they get
-`thinking: {type: adaptive}` plus `output_config.effort` (ADAPTIVE_EFFORT), and the budget of the table is
-used only to size a default `max_tokens`. Models in NO_THINKING cannot think at all. A model's
-`capabilities` may override the table: `thinking: false | "adaptive" | "budget"` and
-`thinking_budgets: {level: tokens}`.
+Models in BUDGET_MODELS (Sonnet 3.7 to the 4.5 generation) take `thinking: {type: enabled, budget_tokens}`.
+Every other model (Opus/Sonnet 4.6 and later, where fixed budgets are deprecated or gone) gets
+`thinking: {type: adaptive}` plus `output_config.effort` (ADAPTIVE_EFFORT); there the table's budget only
+sizes a default `max_tokens`. Models in NO_THINKING cannot think at all. The catalog's capabilities win
+over the names: `thinking: "adaptive" | "budget"`, `reasoning: false` (no thinking) and
+`thinking_budgets: {level: tokens}` (a row of this table for one model).
 """
 from dataclasses import dataclass
 
@@ -29,14 +30,15 @@ MIN_BUDGET = 1024   # Anthropic rule: budget_tokens >= 1024 and < max_tokens
 THINKING_BUDGETS: dict[str, dict[str, int]] = {
     "*": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 24576, "max": 32000},
     "claude-opus-4-0": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
-                        "max": 24576},
+                        "max": 23552},
     "claude-opus-4-1": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
-                        "max": 24576},
+                        "max": 23552},
     "claude-opus-4-2025": {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 20480,
-                           "max": 24576},
+                           "max": 23552},
 }
 
-ADAPTIVE_MODELS = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7", "claude-sonnet-4-7")
+BUDGET_MODELS = ("claude-3-7-sonnet", "claude-sonnet-4-0", "claude-sonnet-4-2025", "claude-sonnet-4-5",
+                 "claude-opus-4-0", "claude-opus-4-1", "claude-opus-4-2025", "claude-opus-4-5", "claude-haiku-4-5")
 ADAPTIVE_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh",
                    "max": "max"}
 NO_THINKING = ("claude-3-5-", "claude-3-haiku", "claude-3-opus", "claude-3-sonnet", "claude-instant")
@@ -77,10 +79,10 @@ def _longest_prefix(model: str, table) -> str | None:
 
 
 def can_think(target: Target) -> bool:
-    flag = target.capabilities.get("thinking")
-    if flag is not None:
-        return flag is not False
-    return not target.upstream_model.startswith(NO_THINKING)
+    caps = target.capabilities
+    if caps.get("reasoning") is False or caps.get("thinking") is False:
+        return False
+    return bool(caps.get("reasoning") or caps.get("thinking")) or not target.upstream_model.startswith(NO_THINKING)
 
 
 def thinking_for(level: str, param: str, target: Target) -> Thinking:
@@ -89,5 +91,5 @@ def thinking_for(level: str, param: str, target: Target) -> Thinking:
     budgets = dict(THINKING_BUDGETS[_longest_prefix(model, THINKING_BUDGETS) or "*"])
     budgets.update(target.capabilities.get("thinking_budgets") or {})
     mode = target.capabilities.get("thinking")
-    adaptive = mode == "adaptive" or (mode != "budget" and model.startswith(ADAPTIVE_MODELS))
+    adaptive = mode == "adaptive" or (mode != "budget" and not model.startswith(BUDGET_MODELS))
     return Thinking(level, param, max(MIN_BUDGET, int(budgets[level])), adaptive)
