@@ -1,0 +1,51 @@
+"""resolve() on a hand-built snapshot: aliases, slugs, bare ids, effort suffixes, weights."""
+import random
+from collections import Counter
+
+import pytest
+
+from gateway import exceptions as exc
+from gateway.catalog import ModelConf, ProviderConf, RouteConf, RouteTargetConf, Snapshot
+from gateway.routing import resolve, split_effort, weighted_order
+
+SNAP = Snapshot(
+    providers={"openai": ProviderConf("openai", "openai", "http://o", "k"),
+               "ollama": ProviderConf("ollama", "openai", "http://l", "k"),
+               "anthropic": ProviderConf("anthropic", "anthropic", "http://a", None),
+               "off": ProviderConf("off", "openai", "http://x", "k", enabled=False)},
+    models={"openai/gpt-4o": ModelConf("openai/gpt-4o", "openai", "gpt-4o-2024-08-06", None)},
+    routes={"r": RouteConf("r", (RouteTargetConf("openai/gpt-4o", 0), RouteTargetConf("ollama/llama3:8b", 1)),
+                           retries=2, timeout_ms=2000)},
+    loaded_at=0)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("openai/o3:high", ("openai/o3", "high")), ("ollama/llama3:8b", ("ollama/llama3:8b", None)),
+    ("x:max", ("x", "max")), (":low", (":low", None)), ("plain", ("plain", None)),
+])
+def test_split_effort(name, expected):
+    assert split_effort(name) == expected
+
+
+def test_alias_slug_and_bare_id():
+    plan = resolve("r", SNAP)
+    assert [t.label for t in plan.targets] == ["openai/gpt-4o-2024-08-06", "ollama/llama3:8b"]
+    assert (plan.route, plan.retries, plan.timeout_s) == ("r", 2, 2.0)
+    assert resolve("gpt-4o", SNAP).targets[0].upstream_model == "gpt-4o-2024-08-06"
+    t = resolve("openai/o3:max", SNAP).targets[0]
+    assert (t.upstream_model, t.effort, t.price) == ("o3", "max", None)
+    assert resolve("claude-sonnet-4-5", SNAP).targets[0].api_key is None   # resolved; the key is checked later
+
+
+@pytest.mark.parametrize("name", ["off/model", "unknown/model", "mystery-model", ""])
+def test_unresolvable_names(name):
+    with pytest.raises(exc.ModelNotSupported):
+        resolve(name, SNAP)
+
+
+def test_weighted_order_follows_weights():
+    group = [RouteTargetConf("a", 0, 3), RouteTargetConf("b", 0, 1), RouteTargetConf("c", 0, 0)]
+    rng = random.Random(7)
+    firsts = Counter(weighted_order(group, rng)[0].model for _ in range(4000))
+    assert abs(firsts["a"] / 4000 - 0.75) < 0.04 and firsts["c"] == 0
+    assert sorted(t.model for t in weighted_order(group, rng)) == ["a", "b", "c"]   # nobody is lost
