@@ -5,6 +5,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ class KeyRecord:
     prefix: str
     rpm_limit: int | None
     allowed_models: tuple[str, ...]
+    budget_usd: Decimal | None = None
 
     def check_model(self, model: str) -> None:
         if self.allowed_models and not any(fnmatch.fnmatchcase(model, g) for g in self.allowed_models):
@@ -77,7 +79,8 @@ class KeyCache:
             if row is None or not row.enabled or row.revoked_at is not None:
                 return None
             globs = tuple(g.strip() for g in (row.allowed_models or "").split(",") if g.strip())
-            return KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs)
+            budget = Decimal(str(row.budget_usd)) if row.budget_usd is not None else None
+            return KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs, budget)
 
     def invalidate(self) -> None:
         self._cache.clear()

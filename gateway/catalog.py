@@ -97,6 +97,7 @@ class Catalog:
         self._snap = Snapshot({}, {}, {}, 0.0)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.also_refresh: list = []        # other caches reloaded on the same background beat
 
     @property
     def snapshot(self) -> Snapshot:
@@ -144,10 +145,11 @@ class Catalog:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._refresh_s):
-            try:
-                self.refresh()
-            except Exception:  # noqa: BLE001 - keep serving the last good snapshot
-                log.exception("catalog refresh failed; serving the previous snapshot")
+            for refresh in (self.refresh, *self.also_refresh):
+                try:
+                    refresh()
+                except Exception:  # noqa: BLE001 - keep serving the last good state
+                    log.exception("background refresh failed; serving the previous state")
 
     def stop(self) -> None:
         self._stop.set()

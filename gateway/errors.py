@@ -34,6 +34,8 @@ def error_response(err: exc.GatewayError) -> Response:
     resp = Response(orjson.dumps(envelope(err)), status=err.status, mimetype="application/json")
     if err.retry_after is not None and err.status in (429, 503):
         resp.headers["retry-after"] = str(max(1, int(err.retry_after)))
+    if err.code == "quota_exceeded":
+        resp.headers["x-should-retry"] = "false"   # the OpenAI SDK retries 429s unless told not to
     if err.status == 405:
         resp.headers["allow"] = "GET, POST, OPTIONS"
     return resp

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker as SessionMaker
 
 from gateway.auth import KeyCache
+from gateway.budgets import SpendLedger
 from gateway.catalog import Catalog
 from gateway.config import Settings
 from gateway.cooldown import make_breaker
@@ -31,6 +32,7 @@ class Services:
     log_writer: LogWriter
     pipeline: Pipeline
     limits: RateLimits
+    ledger: SpendLedger
     started: bool = False
 
     @classmethod
@@ -50,7 +52,8 @@ class Services:
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
                                      settings.TOTAL_DEADLINE_S),
-                   limits=RateLimits(settings.REDIS_URL, settings.RATELIMIT_DEFAULT, settings.REDIS_PREFIX))
+                   limits=RateLimits(settings.REDIS_URL, settings.RATELIMIT_DEFAULT, settings.REDIS_PREFIX),
+                   ledger=SpendLedger(sm))
 
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start background refresh."""
@@ -58,6 +61,8 @@ class Services:
             return
         self.started = True
         self.catalog.refresh()
+        self.ledger.refresh()
+        self.catalog.also_refresh.append(self.ledger.refresh)
         self.catalog.start()
         atexit.register(self.shutdown)
 

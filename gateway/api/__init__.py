@@ -26,5 +26,7 @@ def register_blueprints(app: Flask) -> None:
         response.headers["x-gateway-overhead-ms"] = f"{rec.overhead_ms():.2f}"
         if not rec.relaying and not rec.logged:
             rec.logged = True
-            services().log_writer.submit(rec.log_row())
+            svc = services()
+            svc.ledger.add(rec.key_id, rec.cost)
+            svc.log_writer.submit(rec.log_row())
         return response

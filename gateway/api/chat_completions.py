@@ -45,5 +45,6 @@ def _hand_over(svc):
     def done(rec):
         if not rec.logged:
             rec.logged = True
+            svc.ledger.add(rec.key_id, rec.cost)
             svc.log_writer.submit(rec.log_row())
     return done

@@ -21,6 +21,7 @@ def authenticate() -> KeyRecord:
     svc = services()
     key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
     svc.limits.check(key)
+    svc.ledger.check(key)
     return key
 
 

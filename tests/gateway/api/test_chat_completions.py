@@ -212,3 +212,25 @@ def test_per_key_rate_limit(live, services):
     with pytest.raises(openai.RateLimitError) as info:
         limited.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO)
     assert info.value.code == "rate_limited" and int(info.value.response.headers["retry-after"]) >= 1
+
+
+def test_budget_exhausted_is_quota_exceeded_and_not_retried(live, services, double):
+    from decimal import Decimal
+
+    from gateway.cli import create_key
+    from models import ApiKey
+    row, secret = create_key(services.sessionmaker, "budgeted")
+    with services.sessionmaker() as s, s.begin():
+        s.get(ApiKey, row.id).budget_usd = Decimal("0.000100")
+    budgeted = openai.OpenAI(base_url=f"{live.url}/v1", api_key=secret, max_retries=2)
+    double.enqueue("gpt-4o-2024-08-06", {"body": openai_completion("gpt-4o-2024-08-06", prompt_tokens=40,
+                                                                   completion_tokens=10)})
+    budgeted.chat.completions.create(model="openai/gpt-4o", messages=HELLO)     # 0.0001 + 0.0001 = 0.0002
+    calls = len(double.requests)
+    with pytest.raises(openai.RateLimitError) as info:
+        budgeted.chat.completions.create(model="openai/gpt-4o", messages=HELLO)
+    assert info.value.code == "quota_exceeded" and info.value.response.headers["x-should-retry"] == "false"
+    assert len(double.requests) == calls                                        # nothing reached the provider
+    services.log_writer.flush()
+    services.ledger.refresh()                                                   # the DB total agrees
+    assert services.ledger.spent(row.id) == Decimal("0.0002")
