@@ -26,3 +26,12 @@ def worker_exit(server, worker):
         app.extensions["switchyard"].shutdown()
     except Exception:  # noqa: BLE001 - never block the exit
         server.log.exception("flushing request logs on worker exit failed")
+
+
+def post_worker_init(worker):
+    """The app is loaded: move every object made so far into the permanent generation, so the collector never
+    walks the import-time heap again (full collections of it paused a worker for ~80 ms), and collect less often."""
+    import gc
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(5000, 20, 20)

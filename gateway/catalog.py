@@ -2,7 +2,6 @@
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -10,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from gateway.background import native_sleep, start_native_thread
 from gateway.config import BUILTIN_PROVIDERS
 from gateway.providers.base import Price
 from gateway.secrets import SecretBox
@@ -95,8 +95,8 @@ class Catalog:
         self._box = box
         self._refresh_s = refresh_s
         self._snap = Snapshot({}, {}, {}, 0.0)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._started = False
+        self._stopped = False
         self.also_refresh: list = []        # other caches reloaded on the same background beat
 
     @property
@@ -137,14 +137,17 @@ class Catalog:
         return self._snap
 
     def start(self) -> None:
-        """Refresh in the background (a greenlet under gevent); the request path only reads the snapshot."""
-        if self._thread is not None or self._refresh_s <= 0:
+        """Refresh in a native background thread; the request path only reads the snapshot."""
+        if self._started or self._refresh_s <= 0:
             return
-        self._thread = threading.Thread(target=self._loop, name="catalog-refresh", daemon=True)
-        self._thread.start()
+        self._started = True
+        start_native_thread(self._loop, "catalog-refresh")
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._refresh_s):
+        while True:
+            native_sleep(self._refresh_s)
+            if self._stopped:
+                return
             for refresh in (self.refresh, *self.also_refresh):
                 try:
                     refresh()
@@ -152,4 +155,4 @@ class Catalog:
                     log.exception("background refresh failed; serving the previous state")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped = True

@@ -3,11 +3,11 @@ import json
 import logging
 import os
 import queue
-import threading
-import time
 from decimal import Decimal
 
 from sqlalchemy import insert
+
+from gateway.background import native_lock, native_queue, native_sleep, start_native_thread
 
 from gateway.providers.base import Price, Usage
 from models import RequestAttempt, RequestLog
@@ -36,7 +36,8 @@ def format_cost(cost: Decimal) -> str:
 
 
 class LogWriter:
-    """Takes log rows from the request path on a queue and inserts them in batches, off the hot path.
+    """Takes log rows from the request path on a queue and inserts them in batches, off the hot path, in a
+    native thread (so a slow insert never stalls the gevent loop that serves requests).
 
     A row that cannot be inserted after retries goes to instance/unwritten-logs.jsonl: no row is lost.
     """
@@ -46,28 +47,33 @@ class LogWriter:
         self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
         self._interval = flush_interval_s
         self._batch = batch_size
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._q = native_queue()
+        self._started = False
+        self._lock = native_lock()
         self._stopping = False
-        self.pending = 0
+
+    @property
+    def pending(self) -> int:
+        return self._q.qsize()
 
     def submit(self, row: dict) -> None:
         self._q.put(row)
-        self.pending += 1
-        if self._thread is None:
+        if not self._started:
             self._start()
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None and not self._stopping:
-                self._thread = threading.Thread(target=self._loop, name="log-writer", daemon=True)
-                self._thread.start()
+            if not self._started and not self._stopping:
+                self._started = True
+                start_native_thread(self._loop, "log-writer")
 
     def _loop(self) -> None:
         while not self._stopping:
-            time.sleep(self._interval)
-            self.flush()
+            native_sleep(self._interval)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the writer must outlive any one failure
+                log.exception("log writer flush failed")
 
     def _drain(self) -> list[dict]:
         rows = []
@@ -88,7 +94,6 @@ class LogWriter:
                     return done
                 self._write(rows)
                 done += len(rows)
-                self.pending -= len(rows)
 
     def _write(self, rows: list[dict]) -> None:
         logs = [{k: v for k, v in r.items() if k != "attempt_rows"} for r in rows]
@@ -104,7 +109,7 @@ class LogWriter:
                 if delay is None:
                     break
                 log.warning("log insert failed; retrying in %.2f s", delay, exc_info=True)
-                time.sleep(delay)
+                native_sleep(delay)
         log.error("could not insert %d log rows; spilling them to %s", len(rows), self._spill_path)
         os.makedirs(os.path.dirname(self._spill_path), exist_ok=True)
         with open(self._spill_path, "a") as f:
