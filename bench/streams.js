@@ -30,8 +30,8 @@ function done(i, r) {
 
 function report() {
   clearTimeout(killer);
-  process.stdout.write(JSON.stringify({ wall_ms: ms(), results }) + '\n');
-  process.exit(0);
+  // exit only once the pipe has taken everything (a pipe write is asynchronous)
+  process.stdout.write(JSON.stringify({ wall_ms: ms(), results }) + '\n', () => process.exit(0));
 }
 
 const killer = setTimeout(() => {
@@ -73,6 +73,3 @@ for (let i = 0; i < n; i++) {
   req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
   req.end(body);
 }
-process.stdin.on('end', () => process.exit(1));
-process.stdin.on('error', () => process.exit(1));
-process.stdin.resume();
