@@ -16,6 +16,10 @@ accesslog = os.environ.get("SWITCHYARD_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("SWITCHYARD_LOG_LEVEL", "info")
 limit_request_line = 8190
+# gunicorn 27's control socket lives at one path per user: several gateways on a host would fight over it.
+control_socket_disable = os.environ.get("SWITCHYARD_CONTROL_SOCKET", "") == ""
+if not control_socket_disable:
+    control_socket = os.environ["SWITCHYARD_CONTROL_SOCKET"]
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
