@@ -234,3 +234,12 @@ def test_budget_exhausted_is_quota_exceeded_and_not_retried(live, services, doub
     services.log_writer.flush()
     services.ledger.refresh()                                                   # the DB total agrees
     assert services.ledger.spent(row.id) == Decimal("0.0002")
+
+
+def test_image_parts_reach_an_openai_upstream_unchanged(client, double):
+    parts = [{"type": "text", "text": "What is this?"},
+             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+             {"type": "image_url", "image_url": {"url": "https://example.test/cat.jpg"}}]
+    reply = client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": parts}])
+    assert reply.choices[0].message.content == "Echo: parts"
+    assert double.last().body["messages"][0]["content"] == parts

@@ -140,3 +140,23 @@ def test_when_every_target_cools_down_the_first_to_recover_is_tried(client, doub
     raw = _raw(client, "guarded")
     assert raw.headers["x-gateway-model"] in ("flaky", "steady")   # a call is made rather than failing outright
     assert double.calls["flaky"] + double.calls["steady"] == 1
+
+
+def test_every_attempt_is_recorded_with_the_log_row(client, double, services):
+    from sqlalchemy import select
+
+    from models import RequestAttempt, RequestLog
+    double.enqueue("gpt-4o-2024-08-06", E500, E500, E500)
+    raw = _raw(client, "sturdy")
+    rid = raw.headers["x-request-id"]
+    services.log_writer.flush()
+    with services.sessionmaker() as s:
+        log_row = s.scalar(select(RequestLog).where(RequestLog.request_id == rid))
+        attempts = s.scalars(select(RequestAttempt).where(RequestAttempt.request_id == rid)
+                             .order_by(RequestAttempt.position)).all()
+    assert (log_row.route, log_row.attempts, log_row.fallback_used, log_row.upstream_model) == \
+        ("sturdy", 4, True, "backup-a")
+    assert [(a.target, a.status, a.error_code) for a in attempts] == [
+        ("openai/gpt-4o-2024-08-06", 500, "provider_unavailable")] * 3 + [("local/backup-a", 200, None)]
+    assert all(a.latency_ms is not None and a.latency_ms >= 0 for a in attempts)
+    assert "upstream exploded" in attempts[0].error_message
