@@ -7,6 +7,7 @@ from gateway.config import Settings
 
 
 def create_app(config: dict | None = None) -> Flask:
+    from gateway.admin import init_admin
     from gateway.api import register_blueprints
     from gateway.cli import register_cli
     from gateway.errors import init_errors
@@ -20,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["switchyard"] = Services.build(settings)
     init_errors(app)
     register_blueprints(app)
+    init_admin(app)
     register_cli(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,4 +1,4 @@
-"""flask commands: db upgrade, keys create/list/revoke, config import/export, bootstrap for `make run`."""
+"""flask commands: db upgrade, keys create/list/revoke, config import/export, admin users, bootstrap for `make run`."""
 import os
 import sys
 from datetime import datetime, timezone
@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, or_, select
 
 from gateway import config_file, db
+from gateway.admin.users import AdminUserError, create_admin_user, set_admin_password
 from gateway.auth import generate_key
 from gateway.config import ROOT
 from gateway.services import services
@@ -20,6 +21,7 @@ CATALOG_FILE = os.path.join(ROOT, "gateway", "data", "models.yaml")
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
 config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
+admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
 
 
 def create_key(sessionmaker, name: str, rpm_limit: int | None = None) -> tuple[ApiKey, str]:
@@ -100,6 +102,34 @@ def config_export():
     yaml.safe_dump(data, sys.stdout, sort_keys=False)
 
 
+_PASSWORD = dict(prompt=True, hide_input=True, confirmation_prompt=True, envvar="SWITCHYARD_ADMIN_PASSWORD",
+                 help="Prompted for when not given (or taken from SWITCHYARD_ADMIN_PASSWORD).")
+
+
+@admin_cli.command("create-user")
+@click.option("--username", required=True, help="The name to sign in with.")
+@click.option("--password", **_PASSWORD)
+def admin_create_user(username: str, password: str):
+    """Create an admin user; only a salted hash of the password is stored."""
+    try:
+        row = create_admin_user(services().sessionmaker, username, password)
+    except AdminUserError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"created admin user {row.username}; sign in at /admin/")
+
+
+@admin_cli.command("set-password")
+@click.option("--username", required=True, help="The admin user whose password changes.")
+@click.option("--password", **_PASSWORD)
+def admin_set_password(username: str, password: str):
+    """Change an admin user's password (and sign out its sessions)."""
+    try:
+        row = set_admin_password(services().sessionmaker, username, password)
+    except AdminUserError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"changed the password of admin user {row.username}")
+
+
 @click.command("bootstrap")
 def bootstrap():
     """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
@@ -121,6 +151,6 @@ def bootstrap():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, config_cli):
+    for group in (db_cli, keys_cli, config_cli, admin_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)

@@ -1,0 +1,56 @@
+"""The admin panel at /admin (Flask-Admin): init_admin(app) builds a new Admin per app, with its login and views."""
+import hashlib
+import hmac
+
+from flask import Blueprint, Flask
+
+URL = "/admin"
+
+
+def session_secret(fernet_key: bytes) -> str:
+    """The Flask SECRET_KEY, derived from the Fernet key: the same in every worker and host, never the key itself."""
+    return hmac.new(fernet_key, b"switchyard admin session v1", hashlib.sha256).hexdigest()
+
+
+def init_admin(app: Flask) -> None:
+    from flask_admin import Admin
+    from flask_admin.theme import Bootstrap4Theme
+    from flask_wtf.csrf import CSRFProtect
+
+    from gateway.admin.base import AdminSession
+    from gateway.admin.keys import KeyView
+    from gateway.admin.login import HomeView, current_admin
+    from gateway.admin.logs import RequestLogView
+    from gateway.admin.prices import ModelPriceView
+    from gateway.admin.providers import ProviderView
+    from gateway.admin.routes import RouteView
+    from gateway.secrets import load_or_create_key
+    from models import ApiKey, ModelPrice, Provider, RequestLog, Route
+
+    svc = app.extensions["switchyard"]
+    settings = svc.settings
+    if not app.secret_key:
+        app.secret_key = session_secret(load_or_create_key(settings.SECRET_KEY, settings.INSTANCE_DIR))
+    # The session cookie is the admin's alone: sent only to /admin, never set by a /v1 answer.
+    app.config["SESSION_COOKIE_NAME"] = "switchyard_admin"
+    app.config["SESSION_COOKIE_PATH"] = URL
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # CSRF is checked by the admin views' own guard; nothing else (the /v1 API) is touched by it.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    CSRFProtect(app)
+
+    templates = Blueprint("switchyard_admin", __name__, template_folder="templates")
+    templates.app_context_processor(lambda: {"current_admin": current_admin()})
+    app.register_blueprint(templates)
+
+    db = AdminSession(svc.sessionmaker)
+    admin = Admin(app, name="Switchyard", url=URL,
+                  index_view=HomeView(name="Home", url=URL, endpoint="admin"),
+                  theme=Bootstrap4Theme(base_template="switchyard_admin/master.html", fluid=True))
+    admin.add_view(KeyView(ApiKey, db, name="Keys", endpoint="admin_keys", url="keys"))
+    admin.add_view(ProviderView(Provider, db, name="Providers", endpoint="admin_providers", url="providers"))
+    admin.add_view(ModelPriceView(ModelPrice, db, name="Models & prices", endpoint="admin_models", url="models"))
+    admin.add_view(RouteView(Route, db, name="Routes", endpoint="admin_routes", url="routes"))
+    admin.add_view(RequestLogView(RequestLog, db, name="Request logs", endpoint="admin_logs", url="logs"))
+    app.extensions["switchyard_admin"] = admin

@@ -1,0 +1,66 @@
+"""Upstream providers: wire protocol, base URL, and a write-only API key stored encrypted (never shown again)."""
+from markupsafe import Markup
+from wtforms import BooleanField, PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
+
+from gateway.admin.base import CatalogView
+from gateway.services import services
+
+TYPES = [SelectChoice("openai", "openai (and every OpenAI-compatible server)"), SelectChoice("anthropic"),
+         SelectChoice("gemini")]
+NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"       # as the configuration file's schema
+
+
+def _fmt_key(view, context, model, name):
+    if model.api_key_encrypted:
+        return Markup('<span class="badge badge-success">stored (encrypted)</span>')
+    if model.api_key_env:
+        return Markup('<span class="badge badge-info">from ${}</span>').format(model.api_key_env)
+    return Markup('<span class="badge badge-light">none</span>')
+
+
+class ProviderView(CatalogView):
+    column_list = ("name", "type", "base_url", "api_key_env", "api_key", "enabled", "updated_at")
+    column_details_list = ("id", "name", "type", "base_url", "api_key_env", "api_key", "enabled", "created_at",
+                           "updated_at")
+    column_labels = {"base_url": "Base URL", "api_key_env": "API key env var", "api_key": "API key",
+                     "updated_at": "Updated", "created_at": "Created"}
+    column_formatters = {"api_key": _fmt_key}
+    column_formatters_detail = column_formatters
+    column_sortable_list = ("name", "type", "base_url", "enabled", "updated_at")
+    column_searchable_list = ("name", "base_url")
+    column_filters = ("type", "enabled")
+    column_default_sort = "name"
+    form_columns = ("name", "type", "base_url", "api_key_env", "api_key", "clear_api_key", "enabled")
+    form_excluded_columns = ("api_key_encrypted",)
+    form_extra_fields = {
+        "api_key": PasswordField("API key", validators=[Optional(), Length(max=4000)],
+                                 description="Write-only: stored encrypted. Leave empty to keep the stored one."),
+        "clear_api_key": BooleanField("Remove the stored API key",
+                                      description="Then the key comes from the env var (or the built-in one)."),
+    }
+    form_overrides = {"type": SelectField}
+    form_args = {
+        "name": {"validators": [DataRequired(), Regexp(NAME_RE, message="Lowercase letters, digits, '-' or '_'.")],
+                 "description": "The prefix clients use, as in openai/gpt-4o-mini."},
+        "type": {"choices": TYPES, "label": "Wire protocol"},
+        "base_url": {"label": "Base URL", "validators": [Optional(), URL(require_tld=False), Length(max=500)],
+                     "description": "Empty for the built-in provider of that name."},
+        "api_key_env": {"label": "API key env var", "validators": [Optional(), Length(max=120),
+                                                                   Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$")],
+                        "description": "Read the key from this environment variable instead of storing it."},
+    }
+    form_widget_args = {"api_key": {"autocomplete": "new-password"}}
+
+    def on_model_change(self, form, model, is_created):
+        model.base_url = (model.base_url or "").strip() or None
+        model.api_key_env = (model.api_key_env or "").strip() or None
+        new_key = (form.api_key.data or "").strip()
+        if form.clear_api_key.data:
+            model.api_key_encrypted = None
+        elif new_key:
+            model.api_key_encrypted = services().box.encrypt(new_key)
+        if model.api_key_encrypted and model.api_key_env:
+            raise ValidationError("Give a stored API key or an env var, not both: remove the stored key, or "
+                                  "leave the env var empty.")
