@@ -2,7 +2,7 @@
 import os
 
 import gevent
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 KEEPALIVE_S = float(os.environ.get("SWITCHYARD_KEEPALIVE_S", "5"))
 
@@ -19,5 +19,13 @@ class KeepAliveHandler(PyWSGIHandler):
         return ""                          # nothing came: handle_one_request treats it as a closed connection
 
 
+class OneAcceptServer(PyWSGIServer):
+    """Accept one connection per wake-up (gevent's default is up to 100), so connections that arrive together
+    spread over the workers: with 100, one worker took most of a burst of keep-alive clients and ran at 100%
+    of one core while the other idled (gunicorn sets this for its own gevent server, not for pywsgi's)."""
+    max_accept = 1
+
+
 class GeventWorker(GeventPyWSGIWorker):
+    server_class = OneAcceptServer
     wsgi_handler = KeepAliveHandler
