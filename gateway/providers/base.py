@@ -79,6 +79,19 @@ class Completion:
     usage: Usage | None
 
 
+def requested_effort(body: dict, target: Target) -> tuple[str, str] | None:
+    """(effort level, the parameter that asked for it) or None: the slug suffix (`provider/model:high`) wins,
+    then `reasoning_effort`, then `reasoning: {"effort": ...}`."""
+    if target.effort:
+        return target.effort, "model"
+    if isinstance(body.get("reasoning_effort"), str) and body["reasoning_effort"]:
+        return body["reasoning_effort"], "reasoning_effort"
+    reasoning = body.get("reasoning")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str) and reasoning["effort"]:
+        return reasoning["effort"], "reasoning.effort"
+    return None
+
+
 class StreamState:
     """Per-request translation of one upstream event stream into OpenAI `chat.completion.chunk` dicts.
 

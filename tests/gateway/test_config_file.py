@@ -1,6 +1,5 @@
 """`config import` / `export`: line-and-field errors, all-or-nothing, idempotence, price versions, secrets encrypted."""
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select
 
 from app import create_app
@@ -116,3 +115,12 @@ def test_keys_cli_create_list_revoke(cli_app):
     with pytest.raises(Exception) as info:
         svc.keys.lookup(secret)
     assert getattr(info.value, "code", None) == "auth_invalid"
+
+
+def test_settings_come_from_the_environment_with_types():
+    from gateway.config import Settings
+    s = Settings.from_env({"DATABASE_URL": "postgresql://x/y", "SWITCHYARD_DEFAULT_TIMEOUT_MS": "1500",
+                           "SWITCHYARD_COOLDOWN_S": "2.5", "REDIS_URL": "", "SWITCHYARD_REDIS_PREFIX": "p:"})
+    assert (s.DATABASE_URL, s.DEFAULT_TIMEOUT_MS, s.COOLDOWN_S, s.REDIS_URL, s.REDIS_PREFIX) == \
+        ("postgresql://x/y", 1500, 2.5, None, "p:")
+    assert Settings.from_env({}).DEFAULT_TIMEOUT_MS == 30000

@@ -61,18 +61,6 @@ class Thinking:
         return ADAPTIVE_EFFORT[self.level] if self.adaptive else None
 
 
-def requested_effort(body: dict, target: Target) -> tuple[str, str] | None:
-    """(level, the parameter that asked for it) or None when the client did not ask."""
-    if target.effort:
-        return target.effort, "model"
-    if isinstance(body.get("reasoning_effort"), str):
-        return body["reasoning_effort"], "reasoning_effort"
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
-        return reasoning["effort"], "reasoning.effort"
-    return None
-
-
 def _longest_prefix(model: str, table) -> str | None:
     hits = [p for p in table if p != "*" and model.startswith(p)]
     return max(hits, key=len) if hits else None

@@ -2,7 +2,7 @@
 from gateway import exceptions as exc
 from gateway.providers.anthropic import effort as eff
 from gateway.providers.anthropic.messages import convert, refuse
-from gateway.providers.base import Target
+from gateway.providers.base import Target, requested_effort
 
 DEFAULT_MAX_TOKENS = 1024     # Anthropic requires max_tokens; a model's capabilities.default_max_tokens wins
 
@@ -85,7 +85,7 @@ def _check_unsupported(body: dict, drop: bool) -> None:
 
 
 def _thinking(body: dict, target: Target, drop: bool) -> eff.Thinking | None:
-    asked = eff.requested_effort(body, target)
+    asked = requested_effort(body, target)
     if asked is None or asked[0] == "none":
         return None
     level, param = asked

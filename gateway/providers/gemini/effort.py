@@ -25,7 +25,7 @@ no thinkingConfig at all when the route sets drop_unsupported. With any effort e
 import re
 
 from gateway import exceptions as exc
-from gateway.providers.base import Target
+from gateway.providers.base import Target, requested_effort
 
 _BUDGETS = {
     "pro": {"none": None, "minimal": 128, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768,
@@ -42,18 +42,6 @@ _LEVELS = {
               "max": "high"},
 }
 _MAJOR = re.compile(r"^(?:models/)?gemini-(\d+)(?:\.(\d+))?")
-
-
-def requested_effort(body: dict, target: Target) -> tuple[str | None, str]:
-    """(effort, the parameter that asked for it); the slug suffix wins over the body."""
-    if target.effort:
-        return target.effort, "model"
-    if body.get("reasoning_effort"):
-        return body["reasoning_effort"], "reasoning_effort"
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and reasoning.get("effort"):
-        return reasoning["effort"], "reasoning.effort"
-    return None, ""
 
 
 def generation(model: str) -> tuple[int, int] | None:
@@ -79,7 +67,7 @@ def _family(model: str) -> tuple[str, str] | None:
 
 def thinking_config(body: dict, target: Target) -> dict | None:
     """The thinkingConfig for this request, or None when no effort was asked for (or it was dropped)."""
-    effort, param = requested_effort(body, target)
+    effort, param = requested_effort(body, target) or (None, "")
     if effort is None:
         return None
     family = _family(target.upstream_model)

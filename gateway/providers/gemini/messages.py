@@ -32,7 +32,7 @@ def _text_of(content, param: str) -> str:
 
 def system_instruction(messages: list) -> dict | None:
     parts = []
-    for i, m in enumerate(messages):
+    for m in messages:
         if m.get("role") in ("system", "developer"):
             content = m.get("content")
             chunks = [content] if isinstance(content, str) else [

@@ -24,7 +24,7 @@ sending `high` would be a silent clamp):
   default     reasoning_effort as asked, `max` included (vLLM, Ollama, llama.cpp, Together...).
 """
 from gateway import exceptions as exc
-from gateway.providers.base import Target
+from gateway.providers.base import Target, requested_effort
 from gateway.providers.openai import families
 
 GATEWAY_LEVELS = ("low", "medium", "high", "max")
@@ -36,21 +36,9 @@ def refuse(drop: bool, message: str, param: str) -> None:
         raise exc.InvalidRequest(message, param=param)
 
 
-def requested(body: dict, target: Target) -> tuple[str, str] | None:
-    """(effort, the parameter that asked for it), or None when the client did not ask."""
-    if target.effort:
-        return target.effort, "model"
-    if isinstance(body.get("reasoning_effort"), str):
-        return body["reasoning_effort"], "reasoning_effort"
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
-        return reasoning["effort"], "reasoning.effort"
-    return None
-
-
 def resolve(body: dict, target: Target, variant, drop: bool) -> tuple[dict, str | None]:
     """(upstream fields to set, the effort level in force or None)."""
-    asked = requested(body, target)
+    asked = requested_effort(body, target)
     if asked is None:
         return {}, None
     level, param = asked

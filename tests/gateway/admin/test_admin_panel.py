@@ -198,7 +198,7 @@ def test_revoking_a_key_refuses_it_at_once(admin, services, double):
     assert row.revoked_at is not None and row.enabled is False
     refused = api.post("/v1/chat/completions", json=HELLO, headers=_bearer(secret))
     assert refused.status_code == 401 and refused.json["error"]["code"] == "auth_invalid"
-    assert admin.post(f"/admin/keys/delete/", data={"id": str(key_id)}).status_code in (302, 404, 405)
+    assert admin.post("/admin/keys/delete/", data={"id": str(key_id)}).status_code in (302, 404, 405)
     assert _one(services, select(func.count()).select_from(ApiKey).where(ApiKey.id == key_id)) == 1
 
 

@@ -4,21 +4,13 @@ from decimal import Decimal
 import openai
 import pytest
 import requests
-from sqlalchemy import select
 
-from models import RequestLog
 from tests.support.double import openai_completion
+from tests.support.logs import log_row as _log_row
 from tests.support.openapi import assert_valid
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
-
-def _log_row(services, request_id: str) -> RequestLog:
-    services.log_writer.flush()
-    with services.sessionmaker() as s:
-        row = s.scalar(select(RequestLog).where(RequestLog.request_id == request_id))
-    assert row is not None, f"no log row for {request_id}"
-    return row
 
 
 def test_completion_round_trip_and_headers(client, double, services):

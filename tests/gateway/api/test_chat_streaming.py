@@ -5,26 +5,14 @@ import time
 import openai
 import pytest
 import requests
-from sqlalchemy import select
 
-from models import RequestLog
 from tests.support.double import _default_openai, openai_completion, openai_stream
+from tests.support.logs import log_row as _row
 from tests.support.openapi import assert_valid
 
 HELLO = [{"role": "user", "content": "Hello"}]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
 
-
-def _row(services, request_id, wait_s: float = 5.0) -> RequestLog:
-    deadline = time.time() + wait_s
-    while True:
-        services.log_writer.flush()
-        with services.sessionmaker() as s:
-            row = s.scalar(select(RequestLog).where(RequestLog.request_id == request_id))
-        if row is not None or time.time() > deadline:
-            assert row is not None, f"no log row for {request_id}"
-            return row
-        time.sleep(0.05)
 
 
 def _sse_bodies(resp: requests.Response) -> tuple[list[dict], list[str]]:

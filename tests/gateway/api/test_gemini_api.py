@@ -6,10 +6,9 @@ from decimal import Decimal
 import openai
 import pytest
 import requests
-from sqlalchemy import select
 
-from models import RequestLog
 from tests.support.double_gemini import SIGNATURE
+from tests.support.logs import log_row as _log_row
 from tests.support.openapi import assert_valid
 
 MODEL = "gemini/gemini-2.5-flash"
@@ -29,13 +28,6 @@ def _raw_post(live, api_key, body: dict) -> requests.Response:
     return requests.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
                          json=body, timeout=20)
 
-
-def _log_row(services, request_id: str) -> RequestLog:
-    services.log_writer.flush()
-    with services.sessionmaker() as s:
-        row = s.scalar(select(RequestLog).where(RequestLog.request_id == request_id))
-    assert row is not None, f"no log row for {request_id}"
-    return row
 
 
 def test_plain_answer(client, double, live, api_key):

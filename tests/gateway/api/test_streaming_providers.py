@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.gateway.api.test_chat_streaming import _row, _sse_bodies
+from tests.gateway.api.test_chat_streaming import _sse_bodies
+from tests.support.logs import log_row as _row
 from tests.support.openapi import assert_valid
 
 MODELS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]

@@ -7,9 +7,10 @@ import pytest
 from gateway import exceptions as exc
 from gateway.providers.anthropic import AnthropicAdapter, AnthropicStreamState
 from gateway.providers.base import Target, Usage
-from gateway.sse import SSEDecoder, SSEEvent
+from gateway.sse import SSEEvent
 from tests.support.double_anthropic import answer_for, anthropic_stream
 from tests.support.openapi import assert_valid
+from tests.support.streams import decode, run
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "anthropic"
 STREAMS = sorted(p.name for p in FIXTURES.glob("stream_*.json"))
@@ -22,24 +23,6 @@ def load(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-def decode(raw: bytes, piece: int | None = None) -> list[SSEEvent]:
-    decoder = SSEDecoder()
-    events = []
-    step = piece or len(raw) or 1
-    for i in range(0, len(raw), step):
-        events += decoder.feed(raw[i:i + step])
-    return events + decoder.close()
-
-
-def run(state: AnthropicStreamState, events: list[SSEEvent]) -> tuple[list[dict], exc.GatewayError | None]:
-    chunks: list[dict] = []
-    try:
-        for event in events:
-            chunks += state.feed(event)
-        chunks += state.finish()
-    except exc.GatewayError as e:
-        return chunks, e
-    return chunks, None
 
 
 def state_for(fx: dict) -> AnthropicStreamState:

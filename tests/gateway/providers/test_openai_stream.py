@@ -8,8 +8,9 @@ from gateway import exceptions as exc
 from gateway.config import BUILTIN_PROVIDERS
 from gateway.providers.base import Target, Usage
 from gateway.providers.openai import VARIANTS, OpenAIAdapter, OpenAIStreamState
-from gateway.sse import SSEDecoder, SSEEvent
+from gateway.sse import SSEEvent
 from tests.support.openapi import assert_valid
+from tests.support.streams import decode, run
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "openai"
 STREAMS = sorted(p.name for p in FIXTURES.glob("stream_*.json"))
@@ -27,24 +28,6 @@ def target(provider: str, upstream_model: str, **over) -> Target:
                   upstream_model=upstream_model, slug=f"{provider}/{upstream_model}", **over)
 
 
-def decode(raw: bytes, piece: int | None = None) -> list[SSEEvent]:
-    decoder = SSEDecoder()
-    events = []
-    step = piece or len(raw) or 1
-    for i in range(0, len(raw), step):
-        events += decoder.feed(raw[i:i + step])
-    return events + decoder.close()
-
-
-def run(state: OpenAIStreamState, events: list[SSEEvent]) -> tuple[list[dict], exc.GatewayError | None]:
-    chunks: list[dict] = []
-    try:
-        for event in events:
-            chunks += state.feed(event)
-        chunks += state.finish()
-    except exc.GatewayError as e:
-        return chunks, e
-    return chunks, None
 
 
 def state_for(fx: dict) -> OpenAIStreamState:
