@@ -14,6 +14,8 @@ from models import RequestAttempt, RequestLog
 
 log = logging.getLogger("switchyard.metering")
 _MTOK = Decimal(1_000_000)
+_LOG_INSERT = insert(RequestLog.__table__)
+_ATTEMPT_INSERT = insert(RequestAttempt.__table__)
 _SIX = Decimal("0.000001")
 
 
@@ -42,8 +44,8 @@ class LogWriter:
     A row that cannot be inserted after retries goes to instance/unwritten-logs.jsonl: no row is lost.
     """
 
-    def __init__(self, sessionmaker, spill_dir: str, flush_interval_s: float = 0.25, batch_size: int = 500):
-        self._sessionmaker = sessionmaker
+    def __init__(self, engine, spill_dir: str, flush_interval_s: float = 0.25, batch_size: int = 500):
+        self._engine = engine
         self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
         self._interval = flush_interval_s
         self._batch = batch_size
@@ -100,10 +102,10 @@ class LogWriter:
         attempts = [a for r in rows for a in r.get("attempt_rows", ())]
         for delay in (0.05, 0.2, 1.0, None):
             try:
-                with self._sessionmaker() as s, s.begin():
-                    s.execute(insert(RequestLog), logs)
+                with self._engine.begin() as conn:       # Core executemany: no ORM bulk machinery
+                    conn.execute(_LOG_INSERT, logs)
                     if attempts:
-                        s.execute(insert(RequestAttempt), attempts)
+                        conn.execute(_ATTEMPT_INSERT, attempts)
                 return
             except Exception:  # noqa: BLE001 - retried, then spilled to disk
                 if delay is None:

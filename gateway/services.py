@@ -45,7 +45,7 @@ class Services:
         transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
                    keys=KeyCache(sm, settings.KEY_CACHE_TTL_S), transport=transport,
-                   log_writer=LogWriter(sm, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
+                   log_writer=LogWriter(engine, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
                    pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,
                                      make_breaker(settings.REDIS_URL, settings.COOLDOWN_FAILURES,
