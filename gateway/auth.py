@@ -51,23 +51,53 @@ def bearer_of(header: str | None) -> str:
 
 
 class KeyCache:
-    """hash -> KeyRecord for ttl seconds; unknown hashes are remembered briefly so they cannot hammer the DB."""
+    """hash -> KeyRecord for ttl seconds; unknown hashes are remembered briefly so they cannot hammer the DB.
 
-    def __init__(self, sessionmaker, ttl_s: float = 30.0, negative_ttl_s: float = 2.0):
+    A change to keys (revoke, edit) clears this worker's cache at once; with Redis it also bumps a shared
+    version that every worker reads at most once a second, so a revoked key stops working everywhere within
+    about a second (without Redis: within the TTL)."""
+
+    MAX_ENTRIES = 50_000
+    VERSION_CHECK_S = 1.0
+
+    def __init__(self, sessionmaker, ttl_s: float = 30.0, negative_ttl_s: float = 2.0, redis_url: str | None = None,
+                 prefix: str = "switchyard:"):
         self._sessionmaker = sessionmaker
         self._ttl = ttl_s
         self._neg_ttl = negative_ttl_s
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
         self._lock = threading.Lock()
+        self._redis = None
+        self._version_key = f"{prefix}keys:version"
+        self._version: bytes | None = None
+        self._version_checked = 0.0
+        if redis_url:
+            import redis
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    def _check_version(self, now: float) -> None:
+        if self._redis is None or now - self._version_checked < self.VERSION_CHECK_S:
+            return
+        self._version_checked = now
+        try:
+            version = self._redis.get(self._version_key)
+        except Exception:  # noqa: BLE001 - Redis down: the TTL still bounds staleness
+            return
+        if version != self._version:
+            self._version = version
+            self._cache.clear()
 
     def lookup(self, secret: str) -> KeyRecord:
         digest = hash_key(secret)
-        hit = self._cache.get(digest)
         now = time.monotonic()
+        self._check_version(now)
+        hit = self._cache.get(digest)
         if hit is not None and hit[1] > now:
             record = hit[0]
         else:
             record = self._load(digest)
+            if len(self._cache) >= self.MAX_ENTRIES:
+                self._cache.clear()               # bounded: a flood of made-up keys cannot grow it forever
             self._cache[digest] = (record, now + (self._ttl if record else self._neg_ttl))
         if record is None:
             raise exc.AuthInvalid()
@@ -83,4 +113,10 @@ class KeyCache:
             return KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs, budget)
 
     def invalidate(self) -> None:
+        """Keys changed: forget them here, and (with Redis) tell every other worker."""
         self._cache.clear()
+        if self._redis is not None:
+            try:
+                self._redis.incr(self._version_key)
+            except Exception:  # noqa: BLE001 - the TTL still bounds staleness
+                pass

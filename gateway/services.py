@@ -44,7 +44,8 @@ class Services:
         catalog = Catalog(sm, box, settings.CATALOG_REFRESH_S)
         transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
-                   keys=KeyCache(sm, settings.KEY_CACHE_TTL_S), transport=transport,
+                   keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis_url=settings.REDIS_URL,
+                                 prefix=settings.REDIS_PREFIX), transport=transport,
                    log_writer=LogWriter(engine, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
                    pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,

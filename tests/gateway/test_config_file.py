@@ -124,3 +124,27 @@ def test_settings_come_from_the_environment_with_types():
     assert (s.DATABASE_URL, s.DEFAULT_TIMEOUT_MS, s.COOLDOWN_S, s.REDIS_URL, s.REDIS_PREFIX) == \
         ("postgresql://x/y", 1500, 2.5, None, "p:")
     assert Settings.from_env({}).DEFAULT_TIMEOUT_MS == 30000
+
+
+def test_revocation_reaches_other_workers_through_redis(cli_app):
+    """Two key caches stand for two workers: a revoke in one is seen by the other within a second."""
+    import os
+    import time
+    import uuid
+
+    from gateway.auth import KeyCache
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs REDIS_URL (CI runs the suite with Redis)")
+    app, runner, _ = cli_app
+    sm = app.extensions["switchyard"].sessionmaker
+    prefix = f"switchyard-test:{uuid.uuid4().hex}:"
+    here, there = KeyCache(sm, 300, redis_url=url, prefix=prefix), KeyCache(sm, 300, redis_url=url, prefix=prefix)
+    secret = runner.invoke(args=["keys", "create", "--name", "shared"]).output.strip().splitlines()[-1]
+    assert here.lookup(secret).name == there.lookup(secret).name == "shared"
+    runner.invoke(args=["keys", "revoke", secret[:12]])
+    here.invalidate()                                       # what the CLI's process did after revoking
+    time.sleep(KeyCache.VERSION_CHECK_S + 0.1)
+    with pytest.raises(Exception) as info:
+        there.lookup(secret)                                # cached for 300 s, yet revoked now
+    assert getattr(info.value, "code", None) == "auth_invalid"
