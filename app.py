@@ -11,6 +11,8 @@ def create_app(config: dict | None = None) -> Flask:
     from gateway.api import register_blueprints
     from gateway.cli import register_cli
     from gateway.errors import init_errors
+    from gateway.extensions import limiter
+    from gateway.limits import storage_config
     from gateway.services import Services
 
     settings = Settings.from_env().update(config)
@@ -18,8 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     app.config["TESTING"] = settings.TESTING
     app.config["SWITCHYARD"] = settings
+    app.config.update(storage_config(settings.REDIS_URL, settings.REDIS_PREFIX))
     app.extensions["switchyard"] = Services.build(settings)
     init_errors(app)
+    limiter.init_app(app)
     register_blueprints(app)
     init_admin(app)
     register_cli(app)

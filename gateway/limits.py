@@ -1,45 +1,30 @@
-"""Per-key request rate limits (the `limits` engine behind flask-limiter; Redis-backed when REDIS_URL is set)."""
-import logging
+"""Per-key request rate limits through flask-limiter (Redis-backed when REDIS_URL is set), applied after auth."""
 import time
 
-from limits import RateLimitItemPerMinute, parse, storage, strategies
+from flask_limiter.errors import RateLimitExceeded
 
 from gateway import exceptions as exc
 from gateway.auth import KeyRecord
+from gateway.extensions import limiter
 
-log = logging.getLogger("switchyard.limits")
+
+def storage_config(redis_url: str | None, prefix: str) -> dict:
+    """The flask-limiter settings for create_app: shared counters in Redis, else per process."""
+    return {"RATELIMIT_STORAGE_URI": redis_url or "memory://", "RATELIMIT_KEY_PREFIX": f"{prefix}limits",
+            "RATELIMIT_SWALLOW_ERRORS": True}
 
 
-class RateLimits:
-    """A key's `rpm_limit`, else the default limit (SWITCHYARD_RATELIMIT_DEFAULT), counted in fixed windows.
-    A broken limit store lets requests through (logged): the limiter must never take the gateway down."""
-
-    def __init__(self, redis_url: str | None, default: str | None, prefix: str = "switchyard:"):
-        uri = redis_url if redis_url else "memory://"
-        options = {"key_prefix": f"{prefix}limits"} if redis_url else {}
-        self._limiter = strategies.FixedWindowRateLimiter(storage.storage_from_string(uri, **options))
-        self._default = parse(default) if default else None
-        self._per_minute: dict[int, RateLimitItemPerMinute] = {}
-
-    def _item(self, key: KeyRecord):
-        if key.rpm_limit:
-            item = self._per_minute.get(key.rpm_limit)
-            if item is None:
-                item = self._per_minute[key.rpm_limit] = RateLimitItemPerMinute(key.rpm_limit)
-            return item
-        return self._default
-
-    def check(self, key: KeyRecord) -> None:
-        item = self._item(key)
-        if item is None:
-            return
-        try:
-            allowed = self._limiter.hit(item, "key", str(key.id))
-            if allowed:
-                return
-            reset = self._limiter.get_window_stats(item, "key", str(key.id)).reset_time
-        except Exception:  # noqa: BLE001 - fail open, loudly
-            log.warning("rate limit store unavailable; letting the request through", exc_info=True)
-            return
-        raise exc.RateLimited(f"This key is limited to {item.amount} requests per "
-                              f"{item.get_expiry()} s; try again shortly.", retry_after=max(1.0, reset - time.time()))
+def check_rate(key: KeyRecord, default: str | None) -> None:
+    """A key's `rpm_limit` (else the default limit, e.g. "600/minute"), shared by every endpoint.
+    A broken limit store lets requests through (swallow_errors): the limiter never takes the gateway down."""
+    limit = f"{key.rpm_limit}/minute" if key.rpm_limit else default
+    if not limit:
+        return
+    try:
+        with limiter.shared_limit(limit, scope="key-rate", key_func=lambda: f"key:{key.id}"):
+            pass
+    except RateLimitExceeded as e:
+        current = limiter.current_limit
+        retry_after = current.reset_at - time.time() if current is not None else 60.0
+        raise exc.RateLimited(f"This key is limited to {e.limit.limit}; try again shortly.",
+                              retry_after=max(1.0, retry_after)) from None

@@ -13,7 +13,6 @@ from gateway.catalog import Catalog
 from gateway.config import Settings
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
-from gateway.limits import RateLimits
 from gateway.metering import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.secrets import SecretBox, load_or_create_key
@@ -31,7 +30,6 @@ class Services:
     transport: Transport
     log_writer: LogWriter
     pipeline: Pipeline
-    limits: RateLimits
     ledger: SpendLedger
     started: bool = False
 
@@ -53,7 +51,6 @@ class Services:
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
                                      settings.TOTAL_DEADLINE_S),
-                   limits=RateLimits(settings.REDIS_URL, settings.RATELIMIT_DEFAULT, settings.REDIS_PREFIX),
                    ledger=SpendLedger(sm))
 
     def start(self) -> None:

@@ -6,6 +6,7 @@ from flask import Response, g, request
 
 from gateway import exceptions as exc
 from gateway.auth import KeyRecord, bearer_of
+from gateway.limits import check_rate
 from gateway.record import RequestRecord
 from gateway.services import services
 
@@ -20,7 +21,7 @@ def authenticate() -> KeyRecord:
     """The caller's key (401 without a valid one), within its request rate (429 past it)."""
     svc = services()
     key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
-    svc.limits.check(key)
+    check_rate(key, svc.settings.RATELIMIT_DEFAULT)
     svc.ledger.check(key)
     return key
 
