@@ -19,6 +19,7 @@ from models import ApiKey, ModelPrice
 CATALOG_FILE = os.path.join(ROOT, "gateway", "data", "models.yaml")
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+logs_cli = AppGroup("logs", help="Request logs.")
 keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
 config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
 admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
@@ -130,6 +131,14 @@ def admin_set_password(username: str, password: str):
     click.echo(f"changed the password of admin user {row.username}")
 
 
+@logs_cli.command("replay-spill")
+def logs_replay_spill():
+    """Insert the log rows that were spilled to instance/unwritten-logs.jsonl while the database was down."""
+    writer = services().log_writer
+    count = writer.replay_spill()
+    click.echo(f"replayed {count} spilled log rows" if count else f"nothing to replay ({writer.spill_path})")
+
+
 @click.command("bootstrap")
 def bootstrap():
     """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
@@ -151,6 +160,6 @@ def bootstrap():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, config_cli, admin_cli):
+    for group in (db_cli, keys_cli, config_cli, logs_cli, admin_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)

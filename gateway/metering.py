@@ -33,6 +33,16 @@ def cost_of(usage: Usage | None, price: Price | None) -> Decimal | None:
     return total / _MTOK
 
 
+def _revive(row: dict) -> dict:
+    """A spilled row (JSON) back to insertable values: money as Decimal, the time as a datetime."""
+    from datetime import datetime
+    if row.get("cost_usd") is not None:
+        row["cost_usd"] = Decimal(row["cost_usd"])
+    if isinstance(row.get("created_at"), str):
+        row["created_at"] = datetime.fromisoformat(row["created_at"])
+    return row
+
+
 def format_cost(cost: Decimal) -> str:
     return str(cost.quantize(_SIX))
 
@@ -117,6 +127,23 @@ class LogWriter:
         with open(self._spill_path, "a") as f:
             for r in rows:
                 f.write(json.dumps(r, default=str) + "\n")
+
+    @property
+    def spill_path(self) -> str:
+        return self._spill_path
+
+    def replay_spill(self) -> int:
+        """Insert the rows spilled to disk earlier (after the database came back); returns how many."""
+        if not os.path.exists(self._spill_path):
+            return 0
+        claimed = self._spill_path + ".replaying"
+        os.replace(self._spill_path, claimed)      # rows spilled meanwhile go to a fresh file
+        with open(claimed) as f:
+            rows = [_revive(json.loads(line)) for line in f if line.strip()]
+        for i in range(0, len(rows), self._batch):
+            self._write(rows[i:i + self._batch])   # a failure here spills them again: still not lost
+        os.remove(claimed)
+        return len(rows)
 
     def close(self) -> None:
         """Flush on shutdown: called by the worker's exit hook and atexit."""

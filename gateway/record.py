@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from gateway.metering import format_cost
 from gateway.providers.base import Usage
+from models.base import utcnow
 
 
 @dataclass
@@ -69,7 +70,7 @@ class RequestRecord:
             "reasoning_tokens": u.reasoning_tokens if u else None,
             "usage_known": u is not None, "cost_usd": self.cost, "price_version": self.price_version,
             "gateway_latency_ms": round(total_ms - self.upstream_ms, 3),
-            "upstream_latency_ms": round(self.upstream_ms, 3), "stream": self.stream,
+            "upstream_latency_ms": round(self.upstream_ms, 3), "stream": self.stream, "created_at": utcnow(),
             "attempt_rows": [
                 {"request_id": self.request_id, "position": i, "target": a.target, "status": a.status,
                  "error_code": a.error_code, "error_message": (a.error_message or "")[:1000] or None,

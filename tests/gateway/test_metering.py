@@ -34,3 +34,40 @@ def test_usage_as_openai_keeps_inclusion_rules():
     assert body["total_tokens"] == 140
     assert body["prompt_tokens_details"]["cached_tokens"] == 30
     assert body["completion_tokens_details"]["reasoning_tokens"] == 25
+
+
+def test_log_rows_that_cannot_be_inserted_are_spilled_not_lost(tmp_path, monkeypatch):
+    import json
+
+    from sqlalchemy import create_engine
+
+    import gateway.metering as metering
+    from gateway.metering import LogWriter
+    monkeypatch.setattr(metering, "native_sleep", lambda s: None)        # no waiting between the retries
+    engine = create_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")    # no schema: every insert fails
+    writer = LogWriter(engine, str(tmp_path), flush_interval_s=60)
+    from datetime import datetime
+    row = {"request_id": "req_spill", "endpoint": "chat.completions", "status": 200, "attempts": 1,
+           "created_at": datetime(2026, 11, 1, 12, 0, 0),
+           "fallback_used": False, "usage_known": True, "stream": False, "cost_usd": Decimal("0.5"),
+           "attempt_rows": [{"request_id": "req_spill", "position": 0, "target": "openai/x", "status": 200}]}
+    writer._q.put(row)                                                  # queued without starting the thread
+    assert writer.flush() == 1 and writer.pending == 0
+    spilled = [json.loads(line) for line in (tmp_path / "unwritten-logs.jsonl").read_text().splitlines()]
+    assert spilled[0]["request_id"] == "req_spill" and spilled[0]["cost_usd"] == "0.5"
+    assert spilled[0]["attempt_rows"][0]["target"] == "openai/x"
+    # the database is back: the CLI's replay inserts them with their own time and cost
+    from sqlalchemy import select
+
+    from gateway import db
+    from gateway.db import make_sessionmaker
+    from models import RequestAttempt, RequestLog
+    url = f"sqlite:///{tmp_path / 'no-tables.db'}"
+    db.upgrade(url)
+    assert LogWriter(create_engine(url), str(tmp_path)).replay_spill() == 1
+    with make_sessionmaker(create_engine(url))() as s:
+        log = s.scalar(select(RequestLog))
+        attempt = s.scalar(select(RequestAttempt))
+    assert (log.request_id, log.cost_usd, attempt.target) == ("req_spill", Decimal("0.5"), "openai/x")
+    assert not (tmp_path / "unwritten-logs.jsonl").exists()
+    assert log.created_at == datetime(2026, 11, 1, 12, 0, 0)
