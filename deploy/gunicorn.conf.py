@@ -37,6 +37,7 @@ def post_worker_init(worker):
     it, then move every object made so far into the permanent generation, so the collector never walks the
     import-time heap again (full collections of it paused a worker for ~80 ms), and collect less often."""
     import gc
+    import sys
 
     try:
         from gateway.providers import adapter_for
@@ -46,6 +47,9 @@ def post_worker_init(worker):
             adapter_for(wire)
     except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first request
         worker.log.exception("warming the worker failed")
+    # The log writer and catalog reload run in native threads; when one holds the GIL, a request waiting for it
+    # waits up to the switch interval (5 ms by default): keep that short so they never show in request latency.
+    sys.setswitchinterval(0.0005)
     gc.collect()
     gc.freeze()
     gc.set_threshold(5000, 20, 20)
