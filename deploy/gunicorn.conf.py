@@ -1,6 +1,13 @@
 """gunicorn settings for Switchyard: gevent workers sized for many concurrent (and long streaming) requests."""
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# Prometheus metrics add up across workers in multiprocess mode: the directory must be set before any worker
+# imports prometheus_client, and emptied when the server starts.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="switchyard-metrics-")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
@@ -53,3 +60,14 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(5000, 20, 20)
+
+
+def on_starting(server):
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)

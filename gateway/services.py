@@ -1,6 +1,7 @@
 """The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline)."""
 import atexit
 import os
+import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -15,6 +16,8 @@ from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.metering import LogWriter
 from gateway.pipeline import Pipeline
+from gateway.record import RequestRecord
+from gateway.telemetry import Metrics
 from gateway.secrets import SecretBox, load_or_create_key
 from gateway.transport import Transport
 
@@ -31,6 +34,7 @@ class Services:
     log_writer: LogWriter
     pipeline: Pipeline
     ledger: SpendLedger
+    metrics: Metrics
     started: bool = False
 
     @classmethod
@@ -51,7 +55,17 @@ class Services:
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
                                      settings.TOTAL_DEADLINE_S),
-                   ledger=SpendLedger(sm))
+                   ledger=SpendLedger(sm), metrics=Metrics())
+
+    def finish(self, rec: RequestRecord) -> None:
+        """A request is over (a stream: its last byte): charge its key, count it, hand its log row over. Once."""
+        if rec.logged:
+            return
+        rec.logged = True
+        total_s = time.perf_counter() - rec.t_arrival
+        self.ledger.add(rec.key_id, rec.cost)
+        self.metrics.observe(rec, total_s, max(0.0, total_s - rec.upstream_ms / 1000))
+        self.log_writer.submit(rec.log_row())
 
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start background refresh."""

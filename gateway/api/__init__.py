@@ -24,9 +24,6 @@ def register_blueprints(app: Flask) -> None:
         rec.status = response.status_code
         response.headers.update(rec.gateway_headers())
         response.headers["x-gateway-overhead-ms"] = f"{rec.overhead_ms():.2f}"
-        if not rec.relaying and not rec.logged:
-            rec.logged = True
-            svc = services()
-            svc.ledger.add(rec.key_id, rec.cost)
-            svc.log_writer.submit(rec.log_row())
+        if not rec.relaying:
+            services().finish(rec)
         return response

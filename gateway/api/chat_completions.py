@@ -36,15 +36,7 @@ def _stream(svc, body, plan, rec) -> Response:
     timings = StreamTimings(svc.settings.STREAM_KEEPALIVE_S, svc.settings.STREAM_IDLE_TIMEOUT_S,
                             svc.settings.STREAM_MAX_S)
     session = open_stream(svc.pipeline, body, plan, rec, include_usage, timings)
-    body_iter = RelayBody(session, rec, include_usage, timings, _hand_over(svc))
+    body_iter = RelayBody(session, rec, include_usage, timings, svc.finish)
     return Response(body_iter, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-
-def _hand_over(svc):
-    def done(rec):
-        if not rec.logged:
-            rec.logged = True
-            svc.ledger.add(rec.key_id, rec.cost)
-            svc.log_writer.submit(rec.log_row())
-    return done

@@ -1,5 +1,5 @@
 """GET /healthz (the process answers) and /readyz (the database answers): no auth, for load balancers."""
-from flask import Blueprint
+from flask import Blueprint, Response
 from sqlalchemy import text
 
 from gateway import exceptions as exc
@@ -12,6 +12,12 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     return json_response({"status": "ok"})
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format; no key (restrict it at the proxy, as with the health checks)."""
+    return Response(services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/readyz")

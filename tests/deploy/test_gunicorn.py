@@ -73,9 +73,15 @@ def test_gunicorn_gevent_serves_completions_streams_and_flushes_logs_on_shutdown
     html = requests.get(f"{url}/no/such/page")
     assert html.status_code == 404 and html.json()["error"]["code"] == "not_found"
     assert requests.delete(f"{url}/v1/chat/completions").json()["error"]["code"] == "method_not_allowed"
+    for _ in range(6):                                         # spread over both workers
+        client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    metrics = requests.get(f"{url}/metrics").text              # one worker answers for all of them
+    served = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                 if line.startswith("switchyard_requests_total{") and 'code="ok"' in line)
+    assert served == 8
     proc.send_signal(signal.SIGTERM)                           # graceful: workers flush their log rows
     proc.wait(timeout=30)
     engine = create_engine(env["DATABASE_URL"])
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT endpoint, status, stream FROM request_logs ORDER BY id")).all()
-    assert [(r[1], bool(r[2])) for r in rows] == [(200, False), (200, True)]
+    assert sorted((r[1], bool(r[2])) for r in rows) == [(200, False)] * 7 + [(200, True)]   # workers flush apart

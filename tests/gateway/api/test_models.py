@@ -55,3 +55,25 @@ def test_bad_json_and_too_large_body(live, api_key, app, monkeypatch):
 def test_health(live):
     assert requests.get(f"{live.url}/healthz").json() == {"status": "ok"}
     assert requests.get(f"{live.url}/readyz").json() == {"status": "ready"}
+
+
+def test_metrics_count_requests_tokens_and_cost(live, client, double):
+    def sample(text: str, name: str, **labels) -> float:
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith(name + "{"):
+                got = ",".join(sorted(line[len(name) + 1:line.index("}")].split(",")))
+                if got == want:
+                    return float(line.rsplit(" ", 1)[1])
+        return 0.0
+    before = requests.get(f"{live.url}/metrics").text
+    client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    after = requests.get(f"{live.url}/metrics").text
+    ok = dict(endpoint="chat.completions", provider="openai", code="ok", stream="false")
+    assert sample(after, "switchyard_requests_total", **ok) == sample(before, "switchyard_requests_total", **ok) + 1
+    prompt = dict(provider="openai", model="gpt-4o-mini", kind="prompt")
+    assert sample(after, "switchyard_tokens_total", **prompt) - sample(before, "switchyard_tokens_total", **prompt) == 12
+    cost = dict(provider="openai", model="gpt-4o-mini")
+    spent = sample(after, "switchyard_cost_usd_total", **cost) - sample(before, "switchyard_cost_usd_total", **cost)
+    assert abs(spent - (12 * 0.15 + 5 * 0.60) / 1e6) < 1e-12
+    assert "switchyard_overhead_seconds_bucket" in after
