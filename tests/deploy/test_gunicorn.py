@@ -73,6 +73,10 @@ def test_gunicorn_gevent_serves_completions_streams_and_flushes_logs_on_shutdown
     html = requests.get(f"{url}/no/such/page")
     assert html.status_code == 404 and html.json()["error"]["code"] == "not_found"
     assert requests.delete(f"{url}/v1/chat/completions").json()["error"]["code"] == "method_not_allowed"
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=5) as raw:
+        raw.sendall(b"NOT A REQUEST\r\n\r\n")                 # what the HTTP server answers itself is JSON too
+        answer = raw.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400") and '"code":"invalid_request"' in answer
     for _ in range(6):                                         # spread over both workers
         client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     metrics = requests.get(f"{url}/metrics").text              # one worker answers for all of them
