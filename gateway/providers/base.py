@@ -140,10 +140,10 @@ class Adapter:
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         """An upstream error answer -> the GatewayError of our table."""
-        return error_from_status(status, _message_of(payload), retry_after)
+        return error_from_status(status, message_of(payload), retry_after)
 
 
-def _message_of(payload: Any) -> str:
+def message_of(payload: Any) -> str:
     if isinstance(payload, dict):
         err = payload.get("error", payload)
         if isinstance(err, dict) and isinstance(err.get("message"), str):

@@ -2,7 +2,7 @@
 from typing import Any
 
 from gateway import exceptions as exc
-from gateway.providers.base import _message_of, error_from_status
+from gateway.providers.base import message_of, error_from_status
 
 # Anthropic error.type -> the HTTP status Anthropic sends it with; an in-stream `error` event has no status.
 STATUS_OF_TYPE = {
@@ -26,7 +26,7 @@ def error_type(payload: Any) -> str | None:
 
 def from_answer(status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
     """An HTTP error answer: the shared status table, with the cases Anthropic words differently."""
-    message = _message_of(payload)
+    message = message_of(payload)
     kind = error_type(payload)
     if status == 402 or kind == "billing_error":
         # The gateway's Anthropic account cannot pay: a provider-side credential problem, not the client's.

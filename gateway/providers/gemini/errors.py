@@ -8,7 +8,7 @@ The shared status table (base.error_from_status) applies, with Google's message 
 from typing import Any
 
 from gateway import exceptions as exc
-from gateway.providers.base import _message_of, error_from_status
+from gateway.providers.base import message_of, error_from_status
 
 
 def _details(err: dict) -> list[dict]:
@@ -29,7 +29,7 @@ def _retry_delay(err: dict) -> float | None:
 def parse_error(status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
     err = payload.get("error") if isinstance(payload, dict) else None
     err = err if isinstance(err, dict) else {}
-    message = _message_of(payload)
+    message = message_of(payload)
     as_status = status
     if status == 400 and any(d.get("reason") == "API_KEY_INVALID" for d in _details(err)):
         as_status = 401

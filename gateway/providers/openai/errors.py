@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import _message_of, error_from_status
+from gateway.providers.base import message_of, error_from_status
 
 
 def _detail(detail: Any) -> str:
@@ -44,17 +44,17 @@ def _text(message: Any) -> str:
 
 def message_and_param(payload: Any) -> tuple[str, str | None]:
     if not isinstance(payload, dict):
-        return _message_of(payload), None
+        return message_of(payload), None
     err = payload.get("error")
     if isinstance(err, dict):
         param = err.get("param") if isinstance(err.get("param"), str) else None
-        return _text(err.get("message")) or _message_of(payload), param
+        return _text(err.get("message")) or message_of(payload), param
     if isinstance(err, str):
         return err, None
     if "detail" in payload:
         return _detail(payload["detail"]), None
     param = payload.get("param") if isinstance(payload.get("param"), str) else None
-    return _text(payload.get("message")) or _message_of(payload), param
+    return _text(payload.get("message")) or message_of(payload), param
 
 
 def from_answer(status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:

@@ -11,7 +11,7 @@ when a choice never got its finish_reason (the stream was cut).
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import StreamState, _message_of, error_from_status
+from gateway.providers.base import StreamState, message_of, error_from_status
 from gateway.providers.openai import response
 from gateway.providers.openai.variants import DEFAULT
 from gateway.sse import SSEEvent
@@ -68,7 +68,7 @@ class OpenAIStreamState(StreamState):
         if chunk.get("error"):
             err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
             status = err.get("code") if isinstance(err.get("code"), int) else 502
-            raise error_from_status(status if status >= 400 else 502, _message_of(chunk))
+            raise error_from_status(status if status >= 400 else 502, message_of(chunk))
         groq = chunk.get("x_groq") if isinstance(chunk.get("x_groq"), dict) else {}
         usage = response.usage_from_openai(chunk.get("usage") or groq.get("usage"), self.variant)
         if usage is not None:
