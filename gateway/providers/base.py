@@ -144,6 +144,7 @@ class Adapter:
 
 
 def message_of(payload: Any) -> str:
+    """The human message of an upstream error body (OpenAI, Anthropic and Google shapes, or raw text)."""
     if isinstance(payload, dict):
         err = payload.get("error", payload)
         if isinstance(err, dict) and isinstance(err.get("message"), str):
