@@ -6,9 +6,14 @@ import orjson
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from gateway import exceptions as exc
-from gateway.errors import envelope
 
 KEEPALIVE_S = float(os.environ.get("SWITCHYARD_KEEPALIVE_S", "5"))
+
+
+def envelope(err: exc.GatewayError) -> dict:
+    """The OpenAI error envelope (as gateway/errors.py renders it; not imported from there, because this module
+    is loaded by the gunicorn master too, which then would carry Flask for nothing)."""
+    return {"error": {"message": err.message, "type": err.code, "code": err.code, "param": err.param}}
 
 
 def _raw_json_error(err: exc.GatewayError) -> bytes:
