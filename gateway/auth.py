@@ -2,7 +2,6 @@
 import fnmatch
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -66,7 +65,6 @@ class KeyCache:
         self._ttl = ttl_s
         self._neg_ttl = negative_ttl_s
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
-        self._lock = threading.Lock()
         self._redis = None
         self._version_key = f"{prefix}keys:version"
         self._version: bytes | None = None

@@ -40,6 +40,18 @@ def with_overrides(body: dict, target: Target) -> dict:
     return {**body, **target.overrides} if target.overrides else body
 
 
+def request_builder(body: dict, stream: bool = False):
+    """build(adapter, target) -> the upstream request, translated once per target (retries reuse it)."""
+    built: dict = {}
+
+    def build(adapter: Adapter, target: Target):
+        key = id(target)
+        if key not in built:
+            built[key] = adapter.build_request(with_overrides(body, target), target, stream=stream)
+        return built[key]
+    return build
+
+
 class Pipeline:
     def __init__(self, catalog: Catalog, transport: Transport, default_timeout_ms: int, default_retries: int,
                  breaker: LocalBreaker | None = None, total_deadline_s: float = 300.0):
@@ -135,8 +147,10 @@ class Pipeline:
 
     def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
         """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
+        build = request_builder(body)
+
         def attempt(adapter: Adapter, target: Target, timeout_s: float):
-            resp = self.transport.call(adapter.build_request(with_overrides(body, target), target), timeout_s)
+            resp = self.transport.call(build(adapter, target), timeout_s)
             if resp.status >= 400:
                 raise adapter.parse_error(resp.status, json_or_bytes(resp.content), resp.retry_after)
             return adapter.parse_response(json_or_bytes(resp.content), target, plan.requested), \

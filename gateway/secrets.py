@@ -27,6 +27,7 @@ def load_or_create_key(configured: str | None, instance_dir: str) -> bytes:
 
 class SecretBox:
     def __init__(self, key: bytes):
+        self.key = key                      # read once per process; other secrets are derived from it
         self._fernet = Fernet(key)
 
     def encrypt(self, plaintext: str) -> str:

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from gateway import exceptions as exc
 from gateway.errors import stream_error_event, to_gateway_error
 from gateway.metering import cost_of, format_cost
-from gateway.pipeline import Pipeline, json_or_bytes, with_overrides
+from gateway.pipeline import Pipeline, json_or_bytes, request_builder
 from gateway.providers.base import Adapter, StreamState, Target
 from gateway.record import RequestRecord
 from gateway.routing import RoutePlan
@@ -99,10 +99,11 @@ def open_stream(pipeline: Pipeline, body: dict, plan: RoutePlan, rec: RequestRec
     chunk_id = f"chatcmpl-{os.urandom(12).hex()}"
     created = int(time.time())
 
+    build = request_builder(body, stream=True)
+
     def attempt(adapter: Adapter, target: Target, timeout_s: float):
         t0 = time.perf_counter()
-        upstream = pipeline.transport.open_stream(
-            adapter.build_request(with_overrides(body, target), target, stream=True), timeout_s)
+        upstream = pipeline.transport.open_stream(build(adapter, target), timeout_s)
         if upstream.status >= 400:
             raise adapter.parse_error(upstream.status, json_or_bytes(upstream.read_all()), upstream.retry_after)
         session = StreamSession(target, UpstreamPump(upstream), SSEDecoder(),

@@ -24,13 +24,11 @@ def init_admin(app: Flask) -> None:
     from gateway.admin.prices import ModelPriceView
     from gateway.admin.providers import ProviderView
     from gateway.admin.routes import RouteView
-    from gateway.secrets import load_or_create_key
     from models import ApiKey, ModelPrice, Provider, RequestLog, Route
 
     svc = app.extensions["switchyard"]
-    settings = svc.settings
     if not app.secret_key:
-        app.secret_key = session_secret(load_or_create_key(settings.SECRET_KEY, settings.INSTANCE_DIR))
+        app.secret_key = session_secret(svc.box.key)
     # The session cookie is the admin's alone: sent only to /admin, never set by a /v1 answer.
     app.config["SESSION_COOKIE_NAME"] = "switchyard_admin"
     app.config["SESSION_COOKIE_PATH"] = URL
