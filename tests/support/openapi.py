@@ -1,17 +1,14 @@
-"""Validates bodies we send clients against the official OpenAI OpenAPI description in ../shared/specs."""
+"""Validates bodies we send clients against the official OpenAI OpenAPI description: the structural extract of it
+committed in tests/support/openai_spec/ (see tests/support/openai_extract.py), so the checks need nothing beside
+the repository."""
 import functools
-import os
-import pickle
+import json
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SPEC_PATH = os.environ.get("OPENAI_SPEC_PATH") or os.path.join(ROOT, "..", "shared", "specs", "openai-openapi.yaml")
-TRANSFORM_VERSION = 2   # bump when _nullable_to_type changes, so the cached spec is rebuilt
-CACHE = os.path.join(ROOT, ".pytest_cache", f"openai-openapi.v{TRANSFORM_VERSION}.pickle")
+from tests.support.openai_extract import EXTRACT_PATH
 
 
 def _nullable_to_type(node):
@@ -37,18 +34,8 @@ def _nullable_to_type(node):
 
 @functools.lru_cache(maxsize=1)
 def spec() -> dict:
-    mtime = os.path.getmtime(SPEC_PATH)
-    if os.path.exists(CACHE):
-        with open(CACHE, "rb") as f:
-            cached_mtime, data = pickle.load(f)
-        if cached_mtime == mtime:
-            return data
-    with open(SPEC_PATH, "rb") as f:
-        data = _nullable_to_type(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    os.makedirs(os.path.dirname(CACHE), exist_ok=True)
-    with open(CACHE, "wb") as f:
-        pickle.dump((mtime, data), f)
-    return data
+    with open(EXTRACT_PATH, encoding="utf-8") as f:
+        return _nullable_to_type(json.load(f))
 
 
 @functools.lru_cache(maxsize=None)
