@@ -5,9 +5,11 @@ import shutil
 import tempfile
 
 # Prometheus metrics add up across workers in multiprocess mode: the directory must be set before any worker
-# imports prometheus_client, and emptied when the server starts.
+# imports prometheus_client, and emptied when the server starts. A directory we made ourselves is removed when
+# the server stops (on_exit); one the operator named is only emptied.
+_OWN_METRICS_DIR = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="switchyard-metrics-")
+    _OWN_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="switchyard-metrics-")
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
@@ -16,10 +18,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count
 worker_class = os.environ.get("SWITCHYARD_WORKER_CLASS", "gateway.server.GeventWorker")
 worker_connections = int(os.environ.get("SWITCHYARD_WORKER_CONNECTIONS", "2000"))
 timeout = int(os.environ.get("SWITCHYARD_WORKER_TIMEOUT", "120"))      # heartbeat; gevent workers keep beating
-graceful_timeout = int(os.environ.get("SWITCHYARD_GRACEFUL_TIMEOUT", "300"))  # let streams in flight finish
+# Streams in flight get this long to finish after SIGTERM; then each worker cuts the rest with an error event and
+# flushes its log rows before the master's SIGKILL at this same deadline (gateway/server.py). A systemd unit's
+# TimeoutStopSec must be longer (deploy/switchyard.service).
+graceful_timeout = int(os.environ.get("SWITCHYARD_GRACEFUL_TIMEOUT", "300"))
 max_requests = int(os.environ.get("SWITCHYARD_MAX_REQUESTS", "0"))
 max_requests_jitter = 100 if max_requests else 0
-accesslog = os.environ.get("SWITCHYARD_ACCESS_LOG") or None
+# The gateway writes its own JSON access line per request (SWITCHYARD_ACCESS_LOG=json); gunicorn's own access log
+# is off unless named here ("-" for stdout).
+accesslog = os.environ.get("SWITCHYARD_GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("SWITCHYARD_LOG_LEVEL", "info")
 limit_request_line = 8190
@@ -66,6 +73,11 @@ def on_starting(server):
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
 
 
 def child_exit(server, worker):

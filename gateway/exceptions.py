@@ -45,3 +45,5 @@ PayloadTooLarge = _define("PayloadTooLarge", 413, "payload_too_large", "Request 
 RouteDisabled = _define("RouteDisabled", 404, "route_disabled", "This route is paused.")
 ModelRetired = _define("ModelRetired", 410, "model_retired", "This model is retired.")
 Unavailable = _define("Unavailable", 503, "unavailable", "The gateway is not ready.")
+ShuttingDown = _define("ShuttingDown", 503, "shutting_down",
+                       "The gateway is shutting down; retry the request.", retryable=False)

@@ -1,10 +1,16 @@
-"""The gunicorn worker class: gevent's pywsgi server, with an idle keep-alive timeout so shutdowns stay short."""
+"""The gunicorn worker class: gevent's pywsgi server, with an idle keep-alive timeout and a graceful shutdown
+that ends every stream (finished, or cut with an error event) and flushes its log rows before the master's kill."""
 import os
+import time
 
 import gevent
 import orjson
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
+from gevent.pool import Pool
+from gunicorn.http.wsgi import base_environ
+from gunicorn.sock import ssl_context
+from gunicorn.workers.ggevent import VERSION, GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
+from gateway import drain
 from gateway import exceptions as exc
 
 KEEPALIVE_S = float(os.environ.get("SWITCHYARD_KEEPALIVE_S", "5"))
@@ -52,9 +58,31 @@ class KeepAliveHandler(PyWSGIHandler):
             self.close_connection = True
 
     def read_requestline(self):
-        with gevent.Timeout(KEEPALIVE_S, False):
-            return super().read_requestline()
-        return ""                          # nothing came: handle_one_request treats it as a closed connection
+        again = getattr(self, "_served_one", False)
+        if again and drain.draining():
+            return ""                      # shutting down: no new request on a kept-alive connection
+        self._served_one = True
+        me = gevent.getcurrent()
+        if again:
+            _IDLE.add(me)
+        try:
+            with gevent.Timeout(KEEPALIVE_S, False):
+                return super().read_requestline()
+            return ""                      # nothing came: handle_one_request treats it as a closed connection
+        finally:
+            _IDLE.discard(me)
+
+
+# Connection greenlets waiting for the next request on a kept-alive connection: closed at once on shutdown.
+_IDLE: set = set()
+
+
+def shutdown_schedule(grace_s: float) -> tuple[float, float]:
+    """(cut_at, settle_s): when, after the stop signal, the streams still running are cut, and how long they get
+    to send their last event. What is left of the grace after both is the exit flush of the log rows, which must
+    finish before the gunicorn master's SIGKILL at `grace_s`."""
+    margin = min(5.0, max(0.4, 0.4 * grace_s))
+    return grace_s - margin, min(2.0, margin / 4)
 
 
 class OneAcceptServer(PyWSGIServer):
@@ -65,5 +93,64 @@ class OneAcceptServer(PyWSGIServer):
 
 
 class GeventWorker(GeventPyWSGIWorker):
+    """gunicorn's pywsgi worker with our server and handler, and a shutdown of our own.
+
+    gunicorn's gevent worker notices the stop signal up to 1 s late, waits for open connections for the whole
+    graceful timeout and then kills them, while the master sends SIGKILL at that same moment: a stream running
+    past the grace was cut without an error event, and the rows of every request still open were lost. Here the
+    worker notices within 0.1 s, lets streams finish until `shutdown_schedule`'s cut, then ends each remaining
+    stream with a `shutting_down` error event (its log row is handed over as on any ending), kills what is left
+    (a request still waiting for its upstream: its row is handed over by the app's teardown), and returns, so the
+    worker_exit hook flushes every row before the master's deadline."""
     server_class = OneAcceptServer
     wsgi_handler = KeepAliveHandler
+
+    def run(self):
+        # as GeventWorker.run in gunicorn 27, up to the shutdown
+        servers = []
+        ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
+        for s in self.sockets:
+            s.setblocking(1)
+            environ = base_environ(self.cfg)
+            environ.update({"wsgi.multithread": True, "SERVER_SOFTWARE": VERSION})
+            server = self.server_class(s, application=self.wsgi, spawn=Pool(self.worker_connections),
+                                       log=self.log, handler_class=self.wsgi_handler, environ=environ, **ssl_args)
+            server.start()
+            servers.append(server)
+        beat = 0.0
+        while self.alive:
+            if time.monotonic() - beat >= 1.0:
+                self.notify()
+                beat = time.monotonic()
+            gevent.sleep(0.1)
+        self._shut_down(servers)
+
+    def _shut_down(self, servers) -> None:
+        stop_signal = time.monotonic()
+        grace = float(self.cfg.graceful_timeout)
+        cut_at, settle_s = shutdown_schedule(grace)
+        drain.begin()
+        for server in servers:
+            server.close()                         # stop accepting
+        for idle in list(_IDLE):
+            idle.kill(block=False)
+
+        def busy() -> bool:
+            return any(server.pool.free_count() != server.pool.size for server in servers)
+
+        beat = 0.0
+        while busy() and time.monotonic() - stop_signal < cut_at:
+            if time.monotonic() - beat >= 1.0:
+                self.notify()
+                beat = time.monotonic()
+            gevent.sleep(0.05)
+        if not busy():
+            return
+        cut = drain.cut_streams(exc.ShuttingDown(
+            f"The gateway is shutting down and its grace period of {grace:g} s ran out; retry the request."))
+        self.log.warning("shutdown grace ran out (pid:%s): cut %d streams", self.pid, cut)
+        settle_until = time.monotonic() + settle_s
+        while busy() and time.monotonic() < settle_until:
+            gevent.sleep(0.01)
+        for server in servers:
+            server.stop(timeout=0.05)              # requests still waiting for an upstream: killed

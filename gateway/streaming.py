@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from gateway import drain
 from gateway import exceptions as exc
 from gateway.errors import stream_error_event, to_gateway_error
 from gateway.metering import cost_of, format_cost
@@ -35,6 +36,7 @@ class UpstreamPump:
         self.upstream = upstream
         self._q: queue.Queue = queue.Queue(maxsize)
         self._closed = False
+        self._interrupt: Exception | None = None
         self._thread = threading.Thread(target=self._run, name="upstream-pump", daemon=True)
         self._thread.start()
 
@@ -58,8 +60,21 @@ class UpstreamPump:
                 self._put(e)
 
     def get(self, timeout: float):
-        """Next bytes, `_END`, or an exception; raises queue.Empty after `timeout` seconds of silence."""
-        return self._q.get(timeout=max(0.0, timeout))
+        """Next bytes, `_END`, or an exception; raises queue.Empty after `timeout` seconds of silence, and the
+        interrupting error once `interrupt()` was called."""
+        if self._interrupt is None:
+            item = self._q.get(timeout=max(0.0, timeout))
+            if self._interrupt is None:
+                return item
+        raise self._interrupt
+
+    def interrupt(self, err: Exception) -> None:
+        """End the relay now with `err` (a worker's grace period ran out): wakes a relay waiting in `get()`."""
+        self._interrupt = err
+        try:
+            self._q.put_nowait(_END)
+        except queue.Full:          # the relay is busy reading: it sees the interrupt at its next get()
+            pass
 
     def close(self) -> None:
         self._closed = True
@@ -169,6 +184,7 @@ def _relay(session: StreamSession, rec: RequestRecord, include_usage: bool, timi
     which runs on normal end, error and client disconnect alike."""
     state = session.state
     start = time.monotonic()
+    drain.register(session.pump)
     try:
         if session.first:
             yield b"".join(encode_chunk(c) for c in session.first)
@@ -213,6 +229,7 @@ def _relay(session: StreamSession, rec: RequestRecord, include_usage: bool, timi
         rec.error_code = err.code
         yield stream_error_event(err)
     finally:
+        drain.unregister(session.pump)
         session.pump.close()
         rec.usage = state.usage
         rec.cost = cost_of(state.usage, session.target.price)
