@@ -1,62 +1,12 @@
-"""The real server: gunicorn with gevent workers from deploy/gunicorn.conf.py, spoken to over HTTP."""
-import os
+"""The real server: gunicorn with gevent workers from deploy/gunicorn.conf.py, spoken to over HTTP (the `gunicorn`
+fixture is in tests/deploy/conftest.py)."""
 import signal
 import socket
-import subprocess
-import sys
-import time
 
 import openai
 import pytest
 import requests
 from sqlalchemy import create_engine, text
-
-from tests.conftest import base_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _flask(env, *args) -> str:
-    out = subprocess.run([os.path.join(BIN, "flask"), "--app", "app", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-@pytest.fixture
-def gunicorn(tmp_path, double):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "SWITCHYARD_INSTANCE_DIR": str(tmp_path),
-           "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-    key = _flask(env, "bootstrap").strip().splitlines()[-1]
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(base_config(double.url))
-    _flask(env, "config", "import", str(cfg))
-    proc = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"gunicorn did not start:\n{proc.stdout.read()}")
-    yield url, key, env, proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-
 
 def test_gunicorn_gevent_serves_completions_streams_and_flushes_logs_on_shutdown(gunicorn):
     url, key, env, proc = gunicorn
