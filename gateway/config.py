@@ -36,6 +36,9 @@ class Settings:
     STREAM_KEEPALIVE_S: float = _setting(15.0, "SWITCHYARD_STREAM_KEEPALIVE_S")  # SSE comment after silence
     STREAM_IDLE_TIMEOUT_S: float = _setting(120.0, "SWITCHYARD_STREAM_IDLE_TIMEOUT_S")  # longest upstream silence
     STREAM_MAX_S: float = _setting(900.0, "SWITCHYARD_STREAM_MAX_S")            # total deadline of one stream
+    ACCESS_LOG: str = _setting("", "SWITCHYARD_ACCESS_LOG")                     # "json": one line per request
+    METRICS_TOKEN: str | None = _setting(None, "SWITCHYARD_METRICS_TOKEN")      # set: /metrics needs the bearer
+    READY_MAX_LOG_BACKLOG: int = _setting(10000, "SWITCHYARD_READY_MAX_LOG_BACKLOG")  # queued rows /readyz allows
     TESTING: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -60,6 +63,20 @@ class Settings:
             else:
                 self.extra[k] = v
         return self
+
+
+ACCESS_LOG_VALUES = ("json", "", "off")
+
+
+def validate_observability(s: Settings) -> None:
+    """Stop start-up on a value we would otherwise misread (a typo must not silently turn the access log off)."""
+    value = (s.ACCESS_LOG or "").strip().lower()
+    if value not in ACCESS_LOG_VALUES:
+        raise ValueError(f"SWITCHYARD_ACCESS_LOG must be 'json', or 'off' / empty for no access log; got "
+                         f"{s.ACCESS_LOG!r}.")
+    s.ACCESS_LOG = "" if value == "off" else value
+    if s.READY_MAX_LOG_BACKLOG < 0:
+        raise ValueError(f"SWITCHYARD_READY_MAX_LOG_BACKLOG must be 0 or more; got {s.READY_MAX_LOG_BACKLOG}.")
 
 
 # Built-in providers: a provider whose key is in the environment works with no other set-up.

@@ -1,4 +1,5 @@
 """The one orchestrator: resolve, then attempts with retries and fallback, timing and metering; no provider ifs."""
+import logging
 import random
 import time
 from typing import Callable, TypeVar
@@ -10,7 +11,7 @@ from gateway.catalog import Catalog
 from gateway.cooldown import LocalBreaker
 from gateway.metering import cost_of
 from gateway.providers import adapter_for
-from gateway.providers.base import Adapter, Completion, Target
+from gateway.providers.base import Adapter, Completion, Target, UpstreamRequest
 from gateway.record import Attempt, RequestRecord
 from gateway.routing import RoutePlan, resolve
 from gateway.transport import Transport
@@ -19,6 +20,7 @@ BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 2.0
 RETRY_AFTER_CAP_S = 5.0
 T = TypeVar("T")
+log = logging.getLogger("switchyard.upstream")
 
 
 def backoff_s(attempt: int, retry_after: float | None) -> float:
@@ -50,6 +52,26 @@ def request_builder(body: dict, stream: bool = False):
             built[key] = adapter.build_request(with_overrides(body, target), target, stream=stream)
         return built[key]
     return build
+
+
+class TracedAdapter:
+    """An adapter whose requests also carry the client's trace context (traceparent, tracestate): the adapter only
+    translates; what every upstream call carries is the pipeline's business."""
+
+    def __init__(self, adapter: Adapter, headers: dict[str, str]):
+        self._adapter, self._headers = adapter, headers
+
+    def build_request(self, body: dict, target: Target, stream: bool = False) -> UpstreamRequest:
+        req = self._adapter.build_request(body, target, stream=stream)
+        return UpstreamRequest(req.method, req.url, {**req.headers, **self._headers}, req.body)
+
+    def __getattr__(self, name: str):
+        return getattr(self._adapter, name)
+
+
+def _printable(text: str) -> str:
+    """A value for a key=value log line (a made-up model name may hold spaces or line breaks)."""
+    return text if text.isprintable() and " " not in text else repr(text)
 
 
 class Pipeline:
@@ -120,6 +142,9 @@ class Pipeline:
             err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported.")
             rec.attempts.append(Attempt(target.label, None, err.code, err.message))
             raise err
+        trace = rec.trace_headers()
+        if trace is not None:
+            adapter = TracedAdapter(adapter, trace)
         for attempt in range(target.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -131,6 +156,10 @@ class Pipeline:
                 ms = (time.perf_counter() - t0) * 1000
                 rec.upstream_ms += ms
                 rec.attempts.append(Attempt(target.label, e.upstream_status, e.code, e.message, ms))
+                log.warning("upstream attempt failed: request_id=%s target=%s status=%s code=%s latency_ms=%.1f",
+                            rec.public_id, _printable(target.label), e.upstream_status or "-", e.code, ms,
+                            extra={"request_id": rec.public_id, "target": target.label,
+                                   "upstream_status": e.upstream_status, "error_code": e.code, "latency_ms": ms})
                 if e.retryable:
                     self.breaker.failure(target.label)
                 elif e.upstream_status is not None:

@@ -17,12 +17,20 @@ class Attempt:
     latency_ms: float | None = None
 
 
+# Lengths of the log row's text columns (models/request_log.py): a longer value would fail its whole insert batch.
+_MODEL_MAX = 200
+
+
 @dataclass
 class RequestRecord:
-    request_id: str
+    request_id: str             # ours, minted per request: unique, the key of the log row and its attempts
     endpoint: str
     t_arrival: float = field(default_factory=time.perf_counter)
+    client_request_id: str | None = None   # the client's own X-Request-Id (safe token), echoed instead of ours
+    traceparent: str | None = None         # the client's W3C trace context (validated), sent to every attempt
+    tracestate: str | None = None
     key_id: int | None = None
+    key_prefix: str | None = None          # the key's display prefix (never the secret)
     requested_model: str | None = None
     route: str | None = None
     provider: str | None = None
@@ -38,9 +46,24 @@ class RequestRecord:
     stream: bool = False
     relaying: bool = False      # a stream's relay owns the log row (handed over when the stream ends)
     logged: bool = False
+    in_flight: bool = False     # counted in the in-flight gauge (until Services.finish)
+    stream_in_flight: bool = False
+
+    @property
+    def public_id(self) -> str:
+        """The id the client sees in x-request-id: its own when it sent a safe one, else ours."""
+        return self.client_request_id or self.request_id
+
+    def trace_headers(self) -> dict[str, str] | None:
+        """The client's trace context as upstream request headers (None without a valid traceparent)."""
+        if self.traceparent is None:
+            return None
+        if self.tracestate:
+            return {"traceparent": self.traceparent, "tracestate": self.tracestate}
+        return {"traceparent": self.traceparent}
 
     def gateway_headers(self) -> dict[str, str]:
-        h = {"x-request-id": self.request_id}
+        h = {"x-request-id": self.client_request_id or self.request_id}
         if self.provider:
             h["x-gateway-provider"] = self.provider
             h["x-gateway-model"] = self.upstream_model or ""
@@ -60,9 +83,10 @@ class RequestRecord:
         u = self.usage
         total_ms = (time.perf_counter() - self.t_arrival) * 1000
         return {
-            "request_id": self.request_id, "key_id": self.key_id, "endpoint": self.endpoint,
-            "requested_model": self.requested_model, "route": self.route, "provider": self.provider,
-            "upstream_model": self.upstream_model, "attempts": len(self.attempts),
+            "request_id": self.request_id, "client_request_id": self.client_request_id,
+            "traceparent": self.traceparent, "key_id": self.key_id, "endpoint": self.endpoint,
+            "requested_model": _clip(self.requested_model), "route": self.route, "provider": self.provider,
+            "upstream_model": _clip(self.upstream_model), "attempts": len(self.attempts),
             "fallback_used": self.fallback_used, "status": self.status, "error_code": self.error_code,
             "prompt_tokens": u.prompt_tokens if u else None,
             "completion_tokens": u.completion_tokens if u else None,
@@ -72,8 +96,12 @@ class RequestRecord:
             "gateway_latency_ms": round(total_ms - self.upstream_ms, 3),
             "upstream_latency_ms": round(self.upstream_ms, 3), "stream": self.stream, "created_at": utcnow(),
             "attempt_rows": [
-                {"request_id": self.request_id, "position": i, "target": a.target, "status": a.status,
+                {"request_id": self.request_id, "position": i, "target": a.target[:_MODEL_MAX], "status": a.status,
                  "error_code": a.error_code, "error_message": (a.error_message or "")[:1000] or None,
                  "latency_ms": round(a.latency_ms, 3) if a.latency_ms is not None else None}
                 for i, a in enumerate(self.attempts)],
         }
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:_MODEL_MAX] if text is not None and len(text) > _MODEL_MAX else text

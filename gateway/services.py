@@ -8,10 +8,11 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker as SessionMaker
 
+from gateway.access_log import AccessLog
 from gateway.auth import KeyCache
 from gateway.budgets import SpendLedger
 from gateway.catalog import Catalog
-from gateway.config import Settings
+from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.metering import LogWriter
@@ -36,9 +37,11 @@ class Services:
     ledger: SpendLedger
     metrics: Metrics
     started: bool = False
+    access_log: AccessLog | None = None     # SWITCHYARD_ACCESS_LOG=json: one JSON line per request on stdout
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
+        validate_observability(settings)
         os.makedirs(settings.INSTANCE_DIR, exist_ok=True)
         engine = make_engine(settings.DATABASE_URL)
         sm = make_sessionmaker(engine)
@@ -55,17 +58,22 @@ class Services:
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
                                      settings.TOTAL_DEADLINE_S),
-                   ledger=SpendLedger(sm), metrics=Metrics())
+                   ledger=SpendLedger(sm), metrics=Metrics(),
+                   access_log=AccessLog() if settings.ACCESS_LOG == "json" else None)
 
     def finish(self, rec: RequestRecord) -> None:
-        """A request is over (a stream: its last byte): charge its key, count it, hand its log row over. Once."""
+        """A request is over (a stream: its last byte): hand its log row over, charge its key, count it, write its
+        access log line. Once."""
         if rec.logged:
             return
         rec.logged = True
         total_s = time.perf_counter() - rec.t_arrival
-        self.ledger.add(rec.key_id, rec.cost)
-        self.metrics.observe(rec, total_s, max(0.0, total_s - rec.upstream_ms / 1000))
         self.log_writer.submit(rec.log_row())
+        self.ledger.add(rec.key_id, rec.cost)
+        self.metrics.observe(rec, total_s, max(0.0, total_s - rec.upstream_ms / 1000), self.catalog.snapshot)
+        if self.access_log is not None:
+            self.access_log.write(rec, total_s)
+        self.metrics.start_sampler(self.log_writer)
 
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start background refresh."""

@@ -19,7 +19,10 @@ class RequestLog(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)   # ours, minted per request
+    # the client's own X-Request-Id (echoed back to it): not unique, a client may send the same id twice
+    client_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)   # the client's W3C trace context
     key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     endpoint: Mapped[str] = mapped_column(String(64))
     requested_model: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -1,5 +1,6 @@
 """What the endpoint blueprints share: starting the request record, authenticating, reading a JSON body."""
 import os
+import re
 
 import orjson
 from flask import Response, g, request
@@ -11,9 +12,29 @@ from gateway.record import RequestRecord
 from gateway.services import services
 
 
+# A client's X-Request-Id we keep (echoed in x-request-id, logged): a safe token, else we use only our own.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# W3C trace context, version 00: trace id and parent id in lower-case hex, neither all zeros.
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+# tracestate is only passed on beside a valid traceparent: printable ASCII, as long as the spec asks us to carry.
+_TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
+
+
 def start_record(endpoint: str) -> RequestRecord:
+    """The record of this request: our id, the client's own id and trace context when they are well-formed."""
     rec = RequestRecord(request_id=f"req_{os.urandom(12).hex()}", endpoint=endpoint)
+    headers = request.headers
+    client_id = headers.get("X-Request-Id")
+    if client_id and _SAFE_REQUEST_ID.fullmatch(client_id):
+        rec.client_request_id = client_id
+    traceparent = headers.get("traceparent")
+    if traceparent and _TRACEPARENT.fullmatch(traceparent):
+        rec.traceparent = traceparent
+        tracestate = headers.get("tracestate")
+        if tracestate and _TRACESTATE.fullmatch(tracestate):
+            rec.tracestate = tracestate
     g.rec = rec
+    services().metrics.request_started(rec)
     return rec
 
 
@@ -21,6 +42,9 @@ def authenticate() -> KeyRecord:
     """The caller's key (401 without a valid one), within its request rate (429 past it)."""
     svc = services()
     key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
+    rec = g.get("rec")
+    if rec is not None:
+        rec.key_id, rec.key_prefix = key.id, key.prefix
     check_rate(key, svc.settings.RATELIMIT_DEFAULT)
     svc.ledger.check(key)
     return key

@@ -1,12 +1,17 @@
-"""GET /healthz (the process answers) and /readyz (the database answers): no auth, for load balancers."""
-from flask import Blueprint, Response
+"""GET /healthz (the process answers), /readyz (the database and Redis answer, the log writer keeps up) and /metrics
+(Prometheus, behind a bearer token when SWITCHYARD_METRICS_TOKEN is set): no key, for load balancers and scrapers."""
+import hmac
+
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import text
 
 from gateway import exceptions as exc
 from gateway.api.common import json_response
+from gateway.auth import bearer_of
 from gateway.services import services
 
 bp = Blueprint("health", __name__)
+REDIS_TIMEOUT_S = 0.25     # a readiness probe must answer well within a load balancer's own timeout
 
 
 @bp.get("/healthz")
@@ -16,15 +21,52 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format; no key (restrict it at the proxy, as with the health checks)."""
-    return Response(services().metrics.exposition(), mimetype="text/plain; version=0.0.4")
+    """Prometheus text format; with SWITCHYARD_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    svc = services()
+    token = svc.settings.METRICS_TOKEN
+    if token:
+        given = bearer_of(request.headers.get("Authorization"))
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise exc.AuthInvalid("Invalid metrics token.")
+    return Response(svc.metrics.exposition(svc.log_writer, svc.pipeline.breaker),
+                    mimetype="text/plain; version=0.0.4")
+
+
+def _redis_client(url: str):
+    """One client per app for the probe, with a short timeout of its own."""
+    clients = current_app.extensions.setdefault("switchyard.readyz_redis", {})
+    client = clients.get(url)
+    if client is None:
+        import redis
+        client = clients[url] = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
+                                                     socket_connect_timeout=REDIS_TIMEOUT_S)
+    return client
+
+
+def not_ready_reasons() -> list[str]:
+    """What keeps this worker from taking traffic, one phrase per failed check (empty: ready)."""
+    svc = services()
+    reasons = []
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any DB failure means not ready
+        reasons.append("the database is not reachable")
+    if svc.settings.REDIS_URL:
+        try:
+            _redis_client(svc.settings.REDIS_URL).ping()
+        except Exception:  # noqa: BLE001 - any Redis failure means not ready
+            reasons.append("Redis is not reachable")
+    backlog, bound = svc.log_writer.pending, svc.settings.READY_MAX_LOG_BACKLOG
+    if backlog > bound:
+        reasons.append(f"the request log writer is backed up ({backlog} rows queued, more than "
+                       f"SWITCHYARD_READY_MAX_LOG_BACKLOG={bound})")
+    return reasons
 
 
 @bp.get("/readyz")
 def readyz():
-    try:
-        with services().engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as e:  # noqa: BLE001 - any DB failure means not ready
-        raise exc.Unavailable("The database is not reachable.") from e
+    reasons = not_ready_reasons()
+    if reasons:
+        raise exc.Unavailable(f"Not ready: {'; '.join(reasons)}.")
     return json_response({"status": "ready"})

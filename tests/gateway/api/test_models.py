@@ -76,4 +76,4 @@ def test_metrics_count_requests_tokens_and_cost(live, client, double):
     cost = dict(provider="openai", model="gpt-4o-mini")
     spent = sample(after, "switchyard_cost_usd_total", **cost) - sample(before, "switchyard_cost_usd_total", **cost)
     assert abs(spent - (12 * 0.15 + 5 * 0.60) / 1e6) < 1e-12
-    assert "switchyard_overhead_seconds_bucket" in after
+    assert "switchyard_overhead_duration_seconds_bucket" in after
