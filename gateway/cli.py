@@ -40,6 +40,35 @@ def db_upgrade():
     click.echo("database is at the latest revision")
 
 
+@db_cli.command("current")
+def db_current():
+    """Show the migration the database is at."""
+    svc = services()
+    current = db.current_revisions(svc.engine)
+    heads, _ = db.code_revisions(svc.settings.DATABASE_URL)
+    state = "up to date" if current == heads else f"the code's head is {', '.join(sorted(heads))}"
+    click.echo(f"{', '.join(sorted(current)) or 'no schema (empty database)'} ({state})")
+
+
+@db_cli.command("history")
+def db_history():
+    """List the migrations this code carries, newest first."""
+    from alembic.script import ScriptDirectory
+    script = ScriptDirectory.from_config(db.alembic_config(services().settings.DATABASE_URL))
+    for rev in script.walk_revisions():
+        click.echo(f"{rev.down_revision or '<base>'} -> {rev.revision}{' (head)' if rev.is_head else ''}: "
+                   f"{rev.doc}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str):
+    """Undo migrations down to REVISION (default: one step, -1; `base` undoes all of them)."""
+    svc = services()
+    db.downgrade(svc.settings.DATABASE_URL, revision)
+    click.echo(f"database is at {', '.join(sorted(db.current_revisions(svc.engine))) or 'no migration'}")
+
+
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who or what the key is for.")
 @click.option("--rpm", type=int, default=None, help="Requests per minute allowed for this key.")

@@ -45,3 +45,46 @@ def upgrade(url: str, revision: str = "head") -> None:
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "-1") -> None:
+    from alembic import command
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """The revisions the database is at (empty when it has no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def code_revisions(url: str) -> tuple[set[str], set[str]]:
+    """(heads, every revision) of the migrations this code carries."""
+    from alembic.script import ScriptDirectory
+    script = ScriptDirectory.from_config(alembic_config(url))
+    return set(script.get_heads()), {r.revision for r in script.walk_revisions()}
+
+
+class SchemaBehind(Exception):
+    """The database's schema is older than this code: the server must not start on it."""
+
+
+def check_schema(engine: Engine, url: str) -> str | None:
+    """Raise SchemaBehind when the database lacks migrations this code carries. Returns a warning (or None) for
+    the cases where serving is still right: a schema ahead of the code (a newer release migrated it during a
+    rolling upgrade; migrations are additive, so this code still runs on it)."""
+    heads, known = code_revisions(url)
+    current = current_revisions(engine)
+    if current == heads:
+        return None
+    upgrade_hint = "run `flask --app app db upgrade` (with the same DATABASE_URL), then start the server again"
+    if not current:
+        raise SchemaBehind(f"The database has no Switchyard schema (it is at no migration; the code needs "
+                           f"{', '.join(sorted(heads))}): {upgrade_hint}.")
+    unknown = current - known
+    if unknown:
+        return (f"The database is at migration {', '.join(sorted(unknown))}, newer than this code knows "
+                f"({', '.join(sorted(heads))}); serving on it (migrations are additive).")
+    raise SchemaBehind(f"The database schema is behind the code: it is at {', '.join(sorted(current))}, the code "
+                       f"needs {', '.join(sorted(heads))}: {upgrade_hint}.")

@@ -1,0 +1,100 @@
+"""Two gateway hosts (separate gunicorn masters with two workers each, two ports) on one PostgreSQL and one Redis:
+a key revoked through one is refused by the other within a second, a cooldown opened on one is seen by the other,
+and the log rows of both land in one table with no duplicate request ids."""
+import os
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from tests.conftest import base_config
+from tests.support.procs import Gateway, flask, fresh_database_url, gateway_env
+
+pytestmark = pytest.mark.skipif(
+    not (os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") and os.environ.get("REDIS_URL")),
+    reason="needs a shared PostgreSQL (TEST_DATABASE_URL) and Redis (REDIS_URL); .ci/run provides both")
+
+
+@pytest.fixture
+def hosts(tmp_path, double):
+    db = fresh_database_url(tmp_path, "two_hosts")
+    common = dict(SWITCHYARD_REDIS_PREFIX=f"switchyard-two-hosts:{uuid.uuid4().hex}:", SWITCHYARD_COOLDOWN_FAILURES=2,
+                  SWITCHYARD_COOLDOWN_S=60, SWITCHYARD_KEY_CACHE_TTL_S=300, SWITCHYARD_LOG_FLUSH_INTERVAL_S=0.1)
+    env_a = gateway_env(tmp_path / "a", db, **common)
+    env_b = gateway_env(tmp_path / "b", db, **common)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    flask(env_a, "db", "upgrade")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(base_config(double.url))
+    flask(env_a, "config", "import", str(cfg))
+    a = Gateway(env_a, tmp_path / "a.log", "host a").start()
+    b = Gateway(env_b, tmp_path / "b.log", "host b").start()
+    yield a, b, env_a, db
+    for gw in (a, b):
+        gw.stop(30)
+
+
+def _chat(gw: Gateway, key: str, model: str = "openai/gpt-4o-mini") -> requests.Response:
+    return requests.post(f"{gw.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=10,
+                         json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+
+
+def test_two_hosts_share_revocation_cooldowns_and_one_log_table(hosts, double):
+    a, b, env_a, db = hosts
+    key = flask(env_a, "keys", "create", "--name", "shared").stdout.strip().splitlines()[-1]
+    sent = []
+    for _ in range(8):                              # every worker of both hosts caches the key (TTL 300 s)
+        for gw in (a, b):
+            r = _chat(gw, key)
+            assert r.status_code == 200, r.text
+            sent.append(r.headers["x-request-id"])
+
+    # a cooldown opened by failures on host a is seen by host b
+    double.enqueue("flaky", *[{"status": 503, "body": {"error": {"message": "overloaded"}}}] * 2)
+    for _ in range(2):
+        r = _chat(a, key, "guarded")
+        assert r.status_code == 200 and "local/flaky:provider_unavailable" in r.headers["x-gateway-attempts"]
+        sent.append(r.headers["x-request-id"])
+    calls = double.calls["flaky"]
+    for _ in range(4):                              # both workers of host b skip it without calling it
+        r = _chat(b, key, "guarded")
+        assert r.status_code == 200
+        assert r.headers["x-gateway-attempts"].startswith("local/flaky:cooldown"), r.headers["x-gateway-attempts"]
+        assert r.headers["x-gateway-provider"] == "local" and r.headers["x-gateway-model"] == "steady"
+        sent.append(r.headers["x-request-id"])
+    assert double.calls["flaky"] == calls
+
+    # a key revoked through host a's configuration is refused by host b within a second
+    prefix = flask(env_a, "keys", "list").stdout.strip().splitlines()[-1].split()[1]
+    flask(env_a, "keys", "revoke", prefix)
+    revoked_at = time.monotonic()
+    while True:
+        r = _chat(b, key)
+        sent.append(r.headers["x-request-id"])
+        if r.status_code == 401:
+            break
+        assert time.monotonic() - revoked_at < 1.0 + 0.5, "host b still serves a key revoked through host a"
+        time.sleep(0.05)
+    refused_after = time.monotonic() - revoked_at
+    for _ in range(6):                              # every worker of both hosts now refuses it
+        for gw in (a, b):
+            r = _chat(gw, key)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "auth_invalid"
+            sent.append(r.headers["x-request-id"])
+    assert refused_after <= 1.2, f"refused after {refused_after:.2f} s"
+
+    # one table, every request once
+    engine = create_engine(db)
+    deadline = time.time() + 10
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT request_id FROM request_logs")).scalars().all()
+        if len(rows) >= len(sent) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    engine.dispose()
+    assert len(rows) == len(set(rows)) == len(sent)
+    assert set(rows) == set(sent)
