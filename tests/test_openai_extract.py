@@ -11,6 +11,8 @@ from tests.support import openai_extract
 from tests.support.openapi import _nullable_to_type, validator
 
 SOURCE = os.environ.get("OPENAI_SPEC_PATH") or openai_extract.DEFAULT_SOURCE
+if os.environ.get("OPENAI_SPEC_PATH") and not os.path.exists(SOURCE):     # named explicitly (CI): must be there
+    raise FileNotFoundError(f"OPENAI_SPEC_PATH names {SOURCE}, which does not exist")
 needs_source = pytest.mark.skipif(
     not os.path.exists(SOURCE),
     reason=f"the official OpenAI OpenAPI file is not at {os.path.normpath(SOURCE)} (it is on the team's reference "
