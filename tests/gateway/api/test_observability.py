@@ -99,6 +99,15 @@ def test_without_a_client_id_our_own_is_the_log_rows(live, api_key, services):
     assert rid.startswith("req_") and row.client_request_id is None
 
 
+@pytest.mark.parametrize("length, status", [(250, 200), (1000, 400)])
+def test_a_model_name_longer_than_its_column_still_leaves_its_log_row(live, api_key, services, length, status):
+    model = "gpt-" + "y" * (length - 4)            # a bare gpt-* id: served, or refused by the schema
+    resp = _post(live, api_key, {"model": model, "messages": HELLO})
+    assert resp.status_code == status
+    row = log_row(services, resp.headers["x-request-id"])
+    assert row.requested_model == model[:200] and row.status == status
+
+
 # -- trace context -------------------------------------------------------------------------------------------------
 
 def test_traceparent_and_tracestate_reach_every_attempt_and_the_log_row(live, api_key, services, double):
