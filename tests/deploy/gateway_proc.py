@@ -78,6 +78,7 @@ def gunicorn_argv(*extra: str) -> list[str]:
 def start_gunicorn(tmp_path, double_url: str, *extra_args: str, **extra_env) -> tuple[ServerProc, str]:
     """gunicorn from deploy/gunicorn.conf.py on a prepared database; (server, key)."""
     port = free_port()
-    env, key = prepared_env(tmp_path, double_url, PORT=port,
-                            PROMETHEUS_MULTIPROC_DIR=tmp_path / "metrics", **extra_env)
+    env, key = prepared_env(tmp_path, double_url, PORT=port, **extra_env)
+    # gunicorn.conf.py empties it at start (a directory of its own would be left behind in /tmp)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     return ServerProc(gunicorn_argv(*extra_args), env, port, tmp_path / "gunicorn.log").start(), key
