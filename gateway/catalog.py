@@ -97,6 +97,7 @@ class Catalog:
         self._snap = Snapshot({}, {}, {}, 0.0)
         self._started = False
         self._stopped = False
+        self.loaded = False                 # a refresh has succeeded at least once in this process
         self.also_refresh: list = []        # other caches reloaded on the same background beat
 
     @property
@@ -134,6 +135,7 @@ class Catalog:
                 routes[r.alias] = RouteConf(r.alias, targets, r.retries, r.timeout_ms, bool(r.enabled),
                                             r.description, bool(r.drop_unsupported))
         self._snap = Snapshot(providers, models, routes, time.time())
+        self.loaded = True
         return self._snap
 
     def start(self) -> None:

@@ -15,6 +15,7 @@ from models import RequestAttempt, RequestLog
 log = logging.getLogger("switchyard.metering")
 _MTOK = Decimal(1_000_000)
 _LOG_INSERT = insert(RequestLog.__table__)
+_LOG_COLUMNS = tuple(c.name for c in RequestLog.__table__.columns if c.nullable and c.name != "id")
 _ATTEMPT_INSERT = insert(RequestAttempt.__table__)
 _SIX = Decimal("0.000001")
 
@@ -40,6 +41,8 @@ def _revive(row: dict) -> dict:
         row["cost_usd"] = Decimal(row["cost_usd"])
     if isinstance(row.get("created_at"), str):
         row["created_at"] = datetime.fromisoformat(row["created_at"])
+    for column in _LOG_COLUMNS:             # a row spilled by an older release lacks the columns added since
+        row.setdefault(column, None)
     return row
 
 

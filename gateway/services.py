@@ -1,5 +1,6 @@
 """The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline)."""
 import atexit
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -15,12 +16,15 @@ from gateway.catalog import Catalog
 from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
+from gateway.exceptions import Unavailable
 from gateway.metering import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics
 from gateway.secrets import SecretBox, load_or_create_key
 from gateway.transport import Transport
+
+log = logging.getLogger("switchyard.services")
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Services:
     ledger: SpendLedger
     metrics: Metrics
     started: bool = False
+    _background: bool = False               # the background refresh is running (started once per process)
+    _last_load_try: float = -1e9
     access_log: AccessLog | None = None     # SWITCHYARD_ACCESS_LOG=json: one JSON line per request on stdout
 
     @classmethod
@@ -76,15 +82,31 @@ class Services:
         self.metrics.start_sampler(self.log_writer)
 
     def start(self) -> None:
-        """First request in this process (after the fork): load the catalog and start background refresh."""
+        """First request in this process (after the fork): load the catalog and start the background refresh.
+
+        The background refresh starts whether or not the first load works, so a worker that booted while the
+        database was down loads the catalog by itself once it is back; until then a request is a 503
+        `unavailable` (the load is retried by requests at most once a second), never `model_not_supported`."""
         if self.started:
             return
+        if not self._background:
+            self._background = True
+            self.catalog.also_refresh.append(self.ledger.refresh)
+            self.catalog.start()
+            atexit.register(self.shutdown)
+        if not self.catalog.loaded:
+            now = time.monotonic()
+            if now - self._last_load_try < 1.0:
+                raise Unavailable("The gateway has not loaded its catalog yet: the database is not reachable.")
+            self._last_load_try = now
+            try:
+                self.catalog.refresh()
+                self.ledger.refresh()
+            except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
+                log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
+                raise Unavailable("The gateway has not loaded its catalog yet: the database is not reachable.") \
+                    from e
         self.started = True
-        self.catalog.refresh()
-        self.ledger.refresh()
-        self.catalog.also_refresh.append(self.ledger.refresh)
-        self.catalog.start()
-        atexit.register(self.shutdown)
 
     def shutdown(self) -> None:
         self.catalog.stop()

@@ -57,6 +57,11 @@ def not_ready_reasons() -> list[str]:
             _redis_client(svc.settings.REDIS_URL).ping()
         except Exception:  # noqa: BLE001 - any Redis failure means not ready
             reasons.append("Redis is not reachable")
+    if not svc.catalog.loaded and not reasons:
+        try:
+            svc.start()                      # the database answers: load now rather than at the next beat
+        except exc.Unavailable:
+            reasons.append("the catalog has not been loaded yet")
     backlog, bound = svc.log_writer.pending, svc.settings.READY_MAX_LOG_BACKLOG
     if backlog > bound:
         reasons.append(f"the request log writer is backed up ({backlog} rows queued, more than "
