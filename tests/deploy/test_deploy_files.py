@@ -36,7 +36,10 @@ def test_compose_runs_two_gateway_replicas_behind_nginx_with_no_port_of_their_ow
     assert gateway["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
-    assert services["nginx"]["ports"] and services["nginx"]["depends_on"]["gateway"]["condition"] == "service_healthy"
+    nginx_needs = services["nginx"]["depends_on"]["gateway"]
+    assert services["nginx"]["ports"] and nginx_needs["condition"] == "service_healthy"
+    assert nginx_needs["restart"] is True              # nginx keeps the replicas' addresses until it restarts
+    assert int(gateway["ulimits"]["nofile"]) >= 2 * worker_connections_default() + 1024
     # Docker's default stop timeout is 10 s: the streams in flight need their graceful time
     grace = re.fullmatch(r"(\d+)s", str(gateway["stop_grace_period"]))
     assert grace and int(grace.group(1)) > graceful_timeout_default()
