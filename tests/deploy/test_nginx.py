@@ -1,10 +1,10 @@
 """deploy/nginx/switchyard.conf in Debian's real nginx (package `nginx`), run as this user with a temporary prefix
-on a free port, in front of a recording upstream (headers, keep-alive, back-pressure) and of a real gunicorn gateway (a completion
-with the client's X-Request-Id, a slow stream whose chunks arrive one by one).
+on a free port, in front of a recording upstream (headers, keep-alive, back-pressure) and of a real gunicorn
+gateway (a completion with the client's X-Request-Id, a slow stream whose chunks arrive one by one).
 
-The site file is used as it is, with its two deployment-specific lines rewritten as compose.yaml does it: the
-upstream `server` (to this test's server) and `listen 80` (to a free loopback port). Skipped when nginx is not
-installed, unless CI is set: then it must run."""
+The site file is used as it is, with its two deployment-specific lines rewritten: the upstream `server` (to this
+test's server, as compose.yaml points it at the replicas) and `listen 80` (to a free loopback port). Skipped when
+nginx is not installed, unless CI is set: then it must run."""
 import json
 import os
 import re
@@ -125,7 +125,7 @@ def nginx_for(tmp_path):
 class Recorder:
     """An HTTP/1.1 upstream that answers 200 and writes down each request's headers and the connection it came on."""
 
-    FLOOD_BYTES = 32 * 1024 * 1024
+    FLOOD_BYTES = 64 * 1024 * 1024   # far more than the sockets between the two hold (about 7 MB here)
 
     def __init__(self):
         self.seen: list[dict] = []
