@@ -9,9 +9,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import base_config
 from tests.support.double import openai_completion, openai_stream
-from tests.support.procs import Gateway, flask, fresh_database_url, gateway_env
+from tests.support.procs import Gateway, fresh_database_url, prepared_env
 
 STREAMS = 20
 STREAM_S = 3.0
@@ -49,11 +48,8 @@ def server_factory(tmp_path, double):
 
     def make(grace_s: int) -> tuple[Gateway, str, str]:
         db = fresh_database_url(tmp_path, f"shutdown{grace_s}")
-        env = gateway_env(tmp_path, db, SWITCHYARD_GRACEFUL_TIMEOUT=grace_s, SWITCHYARD_LOG_FLUSH_INTERVAL_S=30)
-        key = flask(env, "bootstrap").stdout.strip().splitlines()[-1]
-        cfg = tmp_path / "cfg.yaml"
-        cfg.write_text(base_config(double.url))
-        flask(env, "config", "import", str(cfg))
+        env, key = prepared_env(tmp_path, double.url, db, SWITCHYARD_GRACEFUL_TIMEOUT=grace_s,
+                                SWITCHYARD_LOG_FLUSH_INTERVAL_S=30)
         gw = Gateway(env, tmp_path / f"gunicorn-{grace_s}.log").start()
         started.append(gw)
         return gw, key, db

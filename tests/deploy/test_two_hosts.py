@@ -34,7 +34,7 @@ def hosts(tmp_path, double):
     b = Gateway(env_b, tmp_path / "b.log", "host b").start()
     yield a, b, env_a, db
     for gw in (a, b):
-        gw.stop(30)
+        gw.stop(timeout_s=30)
 
 
 def _chat(gw: Gateway, key: str, model: str = "openai/gpt-4o-mini") -> requests.Response:

@@ -59,14 +59,35 @@ def gateway_env(tmp_path, database_url: str, **extra) -> dict:
 _SHARED_FERNET_KEY = Fernet.generate_key().decode()
 
 
-class Gateway:
-    """One gunicorn master with its workers. `stop()` sends SIGTERM and waits (the graceful path); the output of
-    the whole run is in `self.log_path`."""
+def prepared_env(tmp_path, double_url: str, database_url: str | None = None, **extra) -> tuple[dict, str]:
+    """An environment on a fresh database (default: SQLite under tmp_path), migrated, with the test configuration
+    imported and one key; returns (env, key). `extra` adds or overrides variables."""
+    from tests.conftest import base_config
+    env = gateway_env(tmp_path, database_url or f"sqlite:///{tmp_path / 'g.db'}",
+                      # with REDIS_URL set (CI), cooldowns of one test's gateway must not reach the next one's
+                      SWITCHYARD_REDIS_PREFIX=f"switchyard-proc-test:{uuid.uuid4().hex}:", **extra)
+    key = flask(env, "bootstrap").stdout.strip().splitlines()[-1]
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(base_config(double_url))
+    flask(env, "config", "import", str(cfg))
+    return env, key
 
-    def __init__(self, env: dict, log_path, name: str = "gateway"):
+
+def gunicorn_argv(*extra: str) -> list[str]:
+    return [os.path.join(BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py", *extra, "wsgi:app"]
+
+
+class Gateway:
+    """One server process started from ROOT (default: gunicorn from deploy/gunicorn.conf.py on a free port, given
+    to it as PORT), ready once /healthz answers. `stop()` sends SIGTERM and waits (the graceful path). Its output
+    goes to `log_path` (a pipe nobody reads could fill and block the server)."""
+
+    def __init__(self, env: dict, log_path, name: str = "gateway", argv: list[str] | None = None,
+                 port: int | None = None):
         self.env = dict(env)
-        self.port = free_port()
+        self.port = port or free_port()
         self.env["PORT"] = str(self.port)
+        self.argv = argv or gunicorn_argv()
         self.log_path = log_path
         self.name = name
         self.proc: subprocess.Popen | None = None
@@ -76,9 +97,8 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 30) -> "Gateway":
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
-                                     cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -89,23 +109,24 @@ class Gateway:
             except requests.RequestException:
                 time.sleep(0.1)
         self.kill()
-        raise AssertionError(f"{self.name} did not start in {timeout_s} s:\n{self.output()}")
+        raise AssertionError(f"{self.name} did not answer /healthz in {timeout_s} s:\n{self.output()}")
 
     def output(self) -> str:
         with open(self.log_path) as f:
             return f.read()
 
-    def terminate(self) -> None:
+    def terminate(self, sig=signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
 
     def wait(self, timeout_s: float) -> int:
         return self.proc.wait(timeout=timeout_s)
 
-    def stop(self, timeout_s: float = 60) -> None:
-        self.terminate()
+    def stop(self, sig=signal.SIGTERM, timeout_s: float = 60) -> int:
+        """Send `sig` and wait; the exit code (killed if it does not end in time)."""
+        self.terminate(sig)
         try:
-            self.wait(timeout_s)
+            return self.wait(timeout_s)
         finally:
             self.kill()
 
@@ -113,8 +134,6 @@ class Gateway:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        if getattr(self, "_log", None):
-            self._log.close()
 
 
 def unique(prefix: str) -> str:
