@@ -168,3 +168,19 @@ def api_key(services) -> str:
 @pytest.fixture
 def client(live, api_key) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{live.url}/v1", api_key=api_key, max_retries=0, timeout=20)
+
+
+@pytest.fixture
+def use_breaker(services, monkeypatch):
+    """use_breaker(threshold=..., cooldown_s=...): a fresh breaker of the configured kind (Redis in CI, read
+    without its one-second cache) in place of the pipeline's, for this test only."""
+    from gateway.cooldown import RedisBreaker, make_breaker
+
+    def swap(threshold: int, cooldown_s: float, window_s: float = 30):
+        breaker = make_breaker(services.settings.REDIS_URL, threshold=threshold, window_s=window_s,
+                               cooldown_s=cooldown_s, prefix=f"switchyard-test:{uuid.uuid4().hex}:")
+        if isinstance(breaker, RedisBreaker):
+            breaker.cache_s = 0
+        monkeypatch.setattr(services.pipeline, "breaker", breaker)
+        return breaker
+    return swap

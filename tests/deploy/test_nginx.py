@@ -23,7 +23,7 @@ import requests
 from gateway.config import Settings
 from tests.deploy.deploy_parse import read
 from tests.deploy.gateway_proc import free_port
-from tests.support.double import openai_completion, openai_stream
+from tests.support.double import slow_openai_stream
 
 
 def _nginx_binary() -> str:
@@ -246,14 +246,6 @@ def test_a_client_that_stops_reading_holds_the_upstream_back(nginx_for, recorder
     assert recorder.flood["written"] < recorder.FLOOD_BYTES / 2
 
 
-def _slow_stream(model: str, text: str, pause_s: float) -> dict:
-    pieces = openai_stream(openai_completion(model, text), include_usage=True, pieces=len(text.split()))
-    slow = []
-    for p in pieces:
-        slow += [p, pause_s]
-    return {"stream": slow[:-1]}
-
-
 def test_completion_and_a_slow_stream_through_nginx_to_gunicorn(gunicorn, double, nginx_for):
     url, key, _, _ = gunicorn
     nginx = nginx_for(url.removeprefix("http://")).start()
@@ -266,7 +258,7 @@ def test_completion_and_a_slow_stream_through_nginx_to_gunicorn(gunicorn, double
     assert raw.headers["x-gateway-provider"] == "openai"
 
     words = "one two three four five six"
-    double.enqueue("gpt-4o-mini", _slow_stream("gpt-4o-mini", words, pause_s=0.2))
+    double.enqueue("gpt-4o-mini", slow_openai_stream("gpt-4o-mini", words, pause_s=0.2))
     t0 = time.perf_counter()
     arrivals, text = [], ""
     for chunk in client.chat.completions.create(model="openai/gpt-4o-mini", stream=True,

@@ -9,20 +9,12 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.support.double import openai_completion, openai_stream
+from tests.support.double import slow_openai_stream
 from tests.support.procs import Gateway, fresh_database_url, prepared_env
 
 STREAMS = 20
 STREAM_S = 3.0
-
-
-def _slow_stream(model: str) -> dict:
-    pieces = openai_stream(openai_completion(model, "one two three four five six"), include_usage=True, pieces=6)
-    pause = STREAM_S / (len(pieces) - 1)
-    slow = []
-    for p in pieces:
-        slow += [p, pause]
-    return {"stream": slow[:-1]}
+TEXT = "one two three four five six"
 
 
 def _read_stream(url: str, key: str, model: str, out: dict, i: int) -> None:
@@ -61,7 +53,7 @@ def server_factory(tmp_path, double):
 def _run(server_factory, double, grace_s: int):
     gw, key, db = server_factory(grace_s)
     model = "slow-stream"
-    double.enqueue(model, *[_slow_stream(model) for _ in range(STREAMS)])
+    double.enqueue(model, *[slow_openai_stream(model, TEXT, total_s=STREAM_S) for _ in range(STREAMS)])
     out: dict = {}
     threads = [threading.Thread(target=_read_stream, args=(gw.url, key, f"local/{model}", out, i))
                for i in range(STREAMS)]
@@ -95,7 +87,7 @@ def test_default_grace_lets_every_stream_finish_and_keeps_every_log_row(server_f
         assert r["events"][-1] == "[DONE]", r
         text_out = "".join(c["choices"][0]["delta"].get("content") or ""
                            for c in map(json.loads, r["events"][:-1]) if c.get("choices"))
-        assert text_out == "one two three four five six"
+        assert text_out == TEXT
     assert stopped_s < 10, "the master waited for something other than the streams"
     assert len(rows) == STREAMS and {r.request_id for r in rows} == set(out["ids"].values())
     assert all(r.status == 200 and r.error_code is None and r.completion_tokens == 5 for r in rows), rows

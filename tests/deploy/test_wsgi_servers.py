@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from tests.deploy.gateway_proc import BIN, ROOT, ServerProc, free_port, prepared_env, start_gunicorn
 from tests.support.procs import flask
-from tests.support.double import openai_completion, openai_stream
+from tests.support.double import slow_openai_stream
 
 THREADS = 2
 # Log rows are written only at shutdown here (the background flush waits 30 s): rows in the database after a stop
@@ -101,15 +101,6 @@ def test_api_smoke_under_a_threaded_server(threaded):
     assert "Traceback" not in log and "warming the worker failed" not in log, log
 
 
-def _slow_stream(model: str, seconds: float) -> dict:
-    pieces = openai_stream(openai_completion(model, "a b c d"), include_usage=True, pieces=4)
-    pause = seconds / (len(pieces) - 1)
-    slow = []
-    for p in pieces:
-        slow += [p, pause]
-    return {"stream": slow[:-1]}
-
-
 def test_with_every_thread_holding_a_stream_the_next_request_waits(threaded, double):
     name, server, key, _ = threaded
     headers = {"Authorization": f"Bearer {key}"}
@@ -124,7 +115,7 @@ def test_with_every_thread_holding_a_stream_the_next_request_waits(threaded, dou
     completion_s()                                      # warm
     free = completion_s()
     stream_s = 1.5
-    double.enqueue("gpt-4o-mini", *[_slow_stream("gpt-4o-mini", stream_s) for _ in range(THREADS)])
+    double.enqueue("gpt-4o-mini", *[slow_openai_stream("gpt-4o-mini", "a b c d", total_s=stream_s) for _ in range(THREADS)])
     started, ended = threading.Barrier(THREADS + 1), []
 
     def stream():

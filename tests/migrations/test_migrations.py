@@ -1,6 +1,5 @@
 """The migrations build the models' schema from empty, step down and up again, on SQLite and (TEST_DATABASE_URL)
 PostgreSQL; a server refuses a schema older than its code and names the command that fixes it."""
-import subprocess
 
 import pytest
 from alembic.autogenerate import compare_metadata

@@ -111,6 +111,18 @@ def openai_stream(completion: dict, include_usage: bool = False, pieces: int = 3
     return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
+def slow_openai_stream(model: str, text: str, pause_s: float | None = None, total_s: float | None = None) -> dict:
+    """A stream reply for `enqueue`: `text` in pieces (with usage), `pause_s` between every two events, or the
+    pauses spread evenly over `total_s`."""
+    pieces = openai_stream(openai_completion(model, text), include_usage=True, pieces=len(text.split()))
+    if pause_s is None:
+        pause_s = total_s / (len(pieces) - 1)
+    slow: list = []
+    for p in pieces:
+        slow += [p, pause_s]
+    return {"stream": slow[:-1]}
+
+
 def _default_openai(body: dict) -> dict:
     """Answer like a model: call the first tool when tools are offered and the user spoke last; else echo."""
     model = body.get("model", "unknown")

@@ -10,7 +10,6 @@ import requests
 from sqlalchemy import select
 
 from gateway import exceptions as exc
-from gateway.cooldown import RedisBreaker, make_breaker
 from models import RequestAttempt, RequestLog
 from tests.support.double import openai_completion, openai_stream
 from tests.support.logs import log_row
@@ -297,14 +296,9 @@ def test_a_non_streaming_request_is_in_flight_while_it_waits_for_the_provider(li
 
 
 @pytest.fixture
-def touchy_breaker(services, monkeypatch):
-    """A breaker of the configured kind (Redis in CI) that opens on the first failure."""
-    breaker = make_breaker(services.settings.REDIS_URL, threshold=1, window_s=30, cooldown_s=30,
-                           prefix=f"switchyard-test:{uuid.uuid4().hex}:")
-    if isinstance(breaker, RedisBreaker):
-        breaker.cache_s = 0
-    monkeypatch.setattr(services.pipeline, "breaker", breaker)
-    return breaker
+def touchy_breaker(use_breaker):
+    """Opens on the first failure."""
+    return use_breaker(threshold=1, cooldown_s=30)
 
 
 def test_targets_cooling_down_are_counted_at_scrape_time(live, api_key, double, touchy_breaker):

@@ -1,12 +1,10 @@
 """Routes that survive provider failures: fallback, retries, timeouts, pauses, weights, cooldowns, through HTTP."""
 import time
-import uuid
 
 import openai
 import pytest
 import requests
 
-from gateway.cooldown import RedisBreaker, make_breaker
 from tests.support.openapi import assert_valid
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -109,13 +107,8 @@ def test_weighted_split_over_1000_requests(live, api_key, double):
 
 
 @pytest.fixture
-def fast_breaker(services, monkeypatch):
-    breaker = make_breaker(services.settings.REDIS_URL, threshold=2, window_s=30, cooldown_s=0.6,
-                           prefix=f"switchyard-test:{uuid.uuid4().hex}:")
-    if isinstance(breaker, RedisBreaker):
-        breaker.cache_s = 0
-    monkeypatch.setattr(services.pipeline, "breaker", breaker)
-    return breaker
+def fast_breaker(use_breaker):
+    return use_breaker(threshold=2, cooldown_s=0.6)
 
 
 def test_cooldown_after_repeated_failures_then_one_probe(client, double, fast_breaker, services):
