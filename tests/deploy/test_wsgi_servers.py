@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.deploy.gateway_proc import BIN, ROOT, ServerProc, free_port, prepared_env, start_gunicorn
+from tests.deploy.gateway_proc import ROOT, ServerProc, free_port, prepared_env, start_gunicorn
 from tests.support.procs import flask
 from tests.support.double import slow_openai_stream
 
@@ -37,11 +37,10 @@ def test_importing_wsgi_does_not_import_gevent(tmp_path):
 
 
 def _waitress(tmp_path, double_url: str) -> tuple[ServerProc, str]:
-    binary = os.path.join(BIN, "waitress-serve")
-    assert os.path.exists(binary), "waitress is missing: pip install -r requirements-dev.txt"
     port = free_port()
     env, key = prepared_env(tmp_path, double_url, **QUIET_FLUSH)
-    argv = [binary, f"--listen=127.0.0.1:{port}", f"--threads={THREADS}", "wsgi:app"]
+    argv = [sys.executable, "deploy/waitress_serve.py", f"--listen=127.0.0.1:{port}", f"--threads={THREADS}",
+            "wsgi:app"]
     return ServerProc(argv, env, port, tmp_path / "waitress.log").start(), key
 
 
@@ -51,10 +50,10 @@ def _gthread(tmp_path, double_url: str) -> tuple[ServerProc, str]:
                           WEB_CONCURRENCY=1, **QUIET_FLUSH)
 
 
-# how each server is stopped so that it exits through its clean path: gunicorn's graceful SIGTERM (the worker_exit
-# hook flushes the rows); waitress has no SIGTERM handler (Python's default kills it at once), SIGINT unwinds it
-# and the app's atexit flush runs.
-SERVERS = {"gthread": (_gthread, signal.SIGTERM), "waitress": (_waitress, signal.SIGINT)}
+# both stop on SIGTERM, as a service manager stops them: gunicorn's graceful path (the worker_exit hook flushes the
+# rows); waitress through deploy/waitress_serve.py, which turns SIGTERM into its Ctrl-C path (waitress-serve alone
+# has no SIGTERM handler: Python's default killed it and the queued rows were lost), and the app's atexit flush.
+SERVERS = {"gthread": (_gthread, signal.SIGTERM), "waitress": (_waitress, signal.SIGTERM)}
 
 
 @pytest.fixture(params=sorted(SERVERS))

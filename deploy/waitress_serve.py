@@ -1,0 +1,22 @@
+"""waitress-serve for Switchyard, stopping cleanly on SIGTERM: `python deploy/waitress_serve.py --listen=HOST:PORT
+--threads=N wsgi:app` (the options of `waitress-serve`).
+
+waitress installs no SIGTERM handler, so Python's default ends the process at once: the log rows still queued in
+the background writer were lost. Here SIGTERM unwinds like Ctrl-C: waitress stops its task threads and the app's
+exit hook flushes the queued rows. Streams in flight are cut (a thread server has no per-stream drain).
+"""
+import os
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # `wsgi` from the checkout
+
+
+def main() -> int:
+    from waitress.runner import run
+    signal.signal(signal.SIGTERM, signal.default_int_handler)   # SIGTERM -> KeyboardInterrupt, as SIGINT
+    return run(argv=["waitress-serve", *sys.argv[1:]]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
