@@ -227,6 +227,14 @@ def test_nginx_answers_a_body_over_the_gateways_limit_in_the_error_envelope(ngin
     assert recorder.seen == []
 
 
+def test_nginx_answers_an_unreachable_gateway_in_the_error_envelope(nginx_for):
+    n = nginx_for(f"127.0.0.1:{free_port()}").start()        # nothing listens there
+    r = requests.post(f"{n.url}/v1/chat/completions", json={"model": "m", "messages": []}, timeout=10)
+    assert r.status_code == 503 and r.headers["content-type"] == "application/json"
+    assert r.headers["retry-after"] == "1"
+    assert r.json()["error"]["code"] == "unavailable"
+
+
 def test_a_client_that_stops_reading_holds_the_upstream_back(nginx_for, recorder):
     """proxy_buffering off: nginx reads from the gateway only as fast as the client takes it. Buffered, nginx would
     spool the stream to disk (up to 1 GB) and the gateway would go on streaming to a client that is gone. (With a
