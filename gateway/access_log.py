@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from gateway.metering import format_cost
+from gateway.pricing import format_cost
 from gateway.record import RequestRecord
 
 STDOUT_FD = 1

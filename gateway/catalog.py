@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from gateway.background import native_sleep, start_native_thread
 from gateway.config import BUILTIN_PROVIDERS
-from gateway.providers.base import Price
+from gateway.values import Price
 from gateway.secrets import SecretBox
 from models import ModelPrice, Provider, Route
 

@@ -9,9 +9,10 @@ import orjson
 from gateway import exceptions as exc
 from gateway.catalog import Catalog
 from gateway.cooldown import LocalBreaker
-from gateway.metering import cost_of
+from gateway.pricing import cost_of
 from gateway.providers import adapter_for
-from gateway.providers.base import Adapter, Completion, Target, UpstreamRequest
+from gateway.providers.base import Adapter
+from gateway.values import Completion, Target, UpstreamRequest
 from gateway.record import Attempt, RequestRecord
 from gateway.routing import RoutePlan, resolve
 from gateway.transport import Transport

@@ -3,8 +3,8 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gateway.metering import format_cost
-from gateway.providers.base import Usage
+from gateway.pricing import format_cost
+from gateway.values import Usage
 from models.base import utcnow
 
 

@@ -6,7 +6,7 @@ from itertools import groupby
 from gateway import exceptions as exc
 from gateway.catalog import ProviderConf, RouteTargetConf, Snapshot
 from gateway.config import BARE_PREFIXES, EFFORTS
-from gateway.providers.base import Target
+from gateway.values import Target
 
 # Which endpoint a catalog model's `capabilities.endpoints` entry names.
 ENDPOINT_PATHS = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
@@ -29,7 +29,7 @@ def split_effort(name: str) -> tuple[str, str | None]:
 
 
 def _target(slug: str, provider: ProviderConf, snap: Snapshot, effort: str | None, timeout_s: float,
-            retries: int, endpoint: str, overrides: dict | None = None, weight: int = 1,
+            retries: int, endpoint: str, overrides: dict | None = None,
             drop_unsupported: bool = False) -> Target:
     model = snap.models.get(slug)
     if model is not None:
@@ -50,26 +50,26 @@ def _target(slug: str, provider: ProviderConf, snap: Snapshot, effort: str | Non
     return Target(provider=provider.name, provider_type=provider.type, base_url=provider.base_url,
                   api_key=provider.api_key, upstream_model=upstream, slug=slug, effort=effort,
                   timeout_s=timeout_s, retries=retries, price=model.price if model else None,
-                  overrides=overrides or {}, weight=weight, capabilities=model.capabilities if model else {},
+                  overrides=overrides or {}, capabilities=model.capabilities if model else {},
                   drop_unsupported=drop_unsupported or bool(model and model.drop_unsupported))
 
 
 def _slug_target(name: str, snap: Snapshot, timeout_s: float, retries: int, endpoint: str,
-                 overrides: dict | None = None, weight: int = 1, drop_unsupported: bool = False) -> Target | None:
+                 overrides: dict | None = None, drop_unsupported: bool = False) -> Target | None:
     """`provider/model[:effort]` for a configured provider, or a bare id matched by prefix; None otherwise."""
     base, effort = split_effort(name)
     prefix, sep, rest = base.partition("/")
     if sep and rest:
         provider = snap.providers.get(prefix)
         if provider is not None and provider.enabled:
-            return _target(base, provider, snap, effort, timeout_s, retries, endpoint, overrides, weight,
+            return _target(base, provider, snap, effort, timeout_s, retries, endpoint, overrides,
                            drop_unsupported)
     for bare_prefix, provider_name in BARE_PREFIXES:
         if base.startswith(bare_prefix):
             provider = snap.providers.get(provider_name)
             if provider is not None and provider.enabled:
                 return _target(f"{provider_name}/{base}", provider, snap, effort, timeout_s, retries, endpoint,
-                               overrides, weight, drop_unsupported)
+                               overrides, drop_unsupported)
     return None
 
 
@@ -109,7 +109,7 @@ def resolve(model: str, snap: Snapshot, default_timeout_ms: int = 30000, default
             ordered.extend(weighted_order(group) if len(group) > 1 else group)
         targets = []
         for t in ordered:
-            target = _slug_target(t.model, snap, timeout_s, route.retries, endpoint, t.overrides, t.weight,
+            target = _slug_target(t.model, snap, timeout_s, route.retries, endpoint, t.overrides,
                                   route.drop_unsupported)
             if target is None:
                 raise exc.RouteNotFound(f"The route '{model}' names '{t.model}', which no configured provider "

@@ -17,7 +17,7 @@ from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.exceptions import Unavailable
-from gateway.metering import LogWriter
+from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics

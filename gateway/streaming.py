@@ -10,9 +10,10 @@ from typing import Callable, Iterator
 from gateway import drain
 from gateway import exceptions as exc
 from gateway.errors import stream_error_event, to_gateway_error
-from gateway.metering import cost_of, format_cost
+from gateway.pricing import cost_of, format_cost
 from gateway.pipeline import Pipeline, json_or_bytes, request_builder
-from gateway.providers.base import Adapter, StreamState, Target
+from gateway.providers.base import Adapter, StreamState
+from gateway.values import Target
 from gateway.record import RequestRecord
 from gateway.routing import RoutePlan
 from gateway.sse import DONE, SSEDecoder, comment, encode_chunk

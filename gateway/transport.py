@@ -9,7 +9,7 @@ from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
 
 from gateway import exceptions as exc
-from gateway.providers.base import UpstreamRequest
+from gateway.values import UpstreamRequest
 
 
 @dataclass

@@ -1,82 +1,12 @@
-"""The adapter contract and the plain values that cross it: Target, UpstreamRequest, Usage."""
-from dataclasses import dataclass, field
-from decimal import Decimal
+"""The adapter contract: build_request, parse_response, stream state, parse_error; and the shared error table."""
 from typing import Any
 
 from gateway import exceptions as exc
 from gateway.sse import SSEEvent
+from gateway.values import Completion, Target, UpstreamRequest, Usage
 
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens, with the version of the price row that holds them."""
-    version: int
-    input: Decimal | None
-    output: Decimal | None
-    cached_input: Decimal | None = None
-    cache_write: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """One place a request can be served: plain values, no ORM objects."""
-    provider: str            # provider name, the prefix in "openai/gpt-4o"
-    provider_type: str       # wire protocol: openai | anthropic | gemini
-    base_url: str
-    api_key: str | None
-    upstream_model: str
-    slug: str                # provider/model as the catalog names it
-    effort: str | None = None
-    timeout_s: float = 30.0
-    retries: int = 1
-    price: Price | None = None
-    overrides: dict = field(default_factory=dict)
-    drop_unsupported: bool = False
-    weight: int = 1
-    capabilities: dict = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return f"{self.provider}/{self.upstream_model}"
-
-
-@dataclass
-class UpstreamRequest:
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: bytes | None
-
-
-@dataclass
-class Usage:
-    prompt_tokens: int = 0          # includes cached and cache-write tokens (OpenAI's rule)
-    completion_tokens: int = 0      # includes reasoning tokens
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def as_openai(self) -> dict:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cached_tokens,
-                                      "cache_write_tokens": self.cache_write_tokens, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
-        }
-
-
-@dataclass
-class Completion:
-    """A translated non-streaming answer: the OpenAI body and the usage it reports (None when unknown)."""
-    body: dict[str, Any]
-    usage: Usage | None
+__all__ = ["Adapter", "StreamState", "requested_effort", "message_of", "error_from_status",
+           "Completion", "Target", "UpstreamRequest", "Usage"]
 
 
 def requested_effort(body: dict, target: Target) -> tuple[str, str] | None:

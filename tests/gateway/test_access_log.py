@@ -13,7 +13,7 @@ import requests
 from app import create_app
 from gateway.access_log import AccessLog, access_entry, access_line
 from gateway.config import Settings, validate_observability
-from gateway.providers.base import Usage
+from gateway.values import Usage
 from gateway.record import Attempt, RequestRecord
 
 PROMPT = "my very private prompt 4711"

@@ -1,8 +1,8 @@
 """Cost from usage and a price snapshot: Decimal, cache reads and writes priced apart, unknown stays unknown."""
 from decimal import Decimal
 
-from gateway.metering import cost_of, format_cost
-from gateway.providers.base import Price, Usage
+from gateway.pricing import cost_of, format_cost
+from gateway.values import Price, Usage
 
 PRICE = Price(version=3, input=Decimal("3"), output=Decimal("15"), cached_input=Decimal("0.30"),
               cache_write=Decimal("3.75"))
@@ -41,8 +41,8 @@ def test_log_rows_that_cannot_be_inserted_are_spilled_not_lost(tmp_path, monkeyp
 
     from sqlalchemy import create_engine
 
-    import gateway.metering as metering
-    from gateway.metering import LogWriter
+    import gateway.log_writer as metering
+    from gateway.log_writer import LogWriter
     monkeypatch.setattr(metering, "native_sleep", lambda s: None)        # no waiting between the retries
     engine = create_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")    # no schema: every insert fails
     writer = LogWriter(engine, str(tmp_path), flush_interval_s=60)

@@ -7,8 +7,8 @@ import pytest
 
 from gateway.catalog import ModelConf, ProviderConf, RouteConf, RouteTargetConf, Snapshot
 from gateway.cooldown import LocalBreaker
-from gateway.metering import LogWriter
-from gateway.providers.base import Usage
+from gateway.log_writer import LogWriter
+from gateway.values import Usage
 from gateway.record import Attempt, RequestRecord
 from gateway.routing import resolve
 from gateway.telemetry import Metrics, SpillCounter, cooling_count, target_labels

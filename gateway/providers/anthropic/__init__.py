@@ -7,7 +7,8 @@ from gateway import exceptions as exc
 from gateway.providers.anthropic import errors, response
 from gateway.providers.anthropic.request import build_body
 from gateway.providers.anthropic.stream import AnthropicStreamState
-from gateway.providers.base import Adapter, Completion, StreamState, Target, UpstreamRequest
+from gateway.providers.base import Adapter, StreamState
+from gateway.values import Completion, Target, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
 

@@ -23,7 +23,7 @@ over the names: `thinking: "adaptive" | "budget"`, `reasoning: false` (no thinki
 """
 from dataclasses import dataclass
 
-from gateway.providers.base import Target
+from gateway.values import Target
 
 MIN_BUDGET = 1024   # Anthropic rule: budget_tokens >= 1024 and < max_tokens
 

@@ -2,7 +2,8 @@
 from gateway import exceptions as exc
 from gateway.providers.anthropic import effort as eff
 from gateway.providers.anthropic.messages import convert, refuse
-from gateway.providers.base import Target, requested_effort
+from gateway.providers.base import requested_effort
+from gateway.values import Target
 
 DEFAULT_MAX_TOKENS = 1024     # Anthropic requires max_tokens; a model's capabilities.default_max_tokens wins
 

@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from gateway import exceptions as exc
-from gateway.providers.base import Completion, Usage
+from gateway.values import Completion, Usage
 
 # Anthropic stop_reason -> OpenAI finish_reason (PROTOCOLS.md 5.6). None (absent) is a natural stop.
 FINISH = {

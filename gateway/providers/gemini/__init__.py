@@ -2,7 +2,8 @@
 from typing import Any
 
 from gateway import exceptions as exc
-from gateway.providers.base import Adapter, Completion, StreamState, Target, UpstreamRequest
+from gateway.providers.base import Adapter, StreamState
+from gateway.values import Completion, Target, UpstreamRequest
 from gateway.providers.gemini import errors, request, response
 from gateway.providers.gemini.stream import GeminiStreamState
 

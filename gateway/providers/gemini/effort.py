@@ -25,7 +25,8 @@ no thinkingConfig at all when the route sets drop_unsupported. With any effort e
 import re
 
 from gateway import exceptions as exc
-from gateway.providers.base import Target, requested_effort
+from gateway.providers.base import requested_effort
+from gateway.values import Target
 
 _BUDGETS = {
     "pro": {"none": None, "minimal": 128, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768,

@@ -14,7 +14,7 @@ Rules (each follows an upstream requirement):
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Target
+from gateway.values import Target
 from gateway.providers.gemini.effort import generation
 from gateway.providers.gemini.media import audio_part, file_part, image_part
 from gateway.providers.gemini.toolcalls import DUMMY_SIGNATURE, signature_of

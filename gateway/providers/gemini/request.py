@@ -10,7 +10,7 @@ parameters the pipeline merges into the body before it gets here (pipeline.with_
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Target, UpstreamRequest
+from gateway.values import Target, UpstreamRequest
 from gateway.providers.gemini.effort import thinking_config
 from gateway.providers.gemini.messages import contents, system_instruction
 from gateway.providers.gemini.schema import to_json_schema

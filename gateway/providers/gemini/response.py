@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from gateway import exceptions as exc
-from gateway.providers.base import Completion, Usage
+from gateway.values import Completion, Usage
 from gateway.providers.gemini.errors import error_of
 from gateway.providers.gemini.toolcalls import tool_call
 

@@ -1,6 +1,6 @@
 """OpenAI tools and tool_choice (and the legacy functions/function_call) -> Gemini tools and toolConfig."""
 from gateway import exceptions as exc
-from gateway.providers.base import Target
+from gateway.values import Target
 from gateway.providers.gemini.schema import to_openapi
 
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Adapter, Completion, StreamState, Target, UpstreamRequest
+from gateway.providers.base import Adapter, StreamState
+from gateway.values import Completion, Target, UpstreamRequest
 from gateway.providers.openai import errors, response
 from gateway.providers.openai.request import build_body
 from gateway.providers.openai.response import usage_from_openai

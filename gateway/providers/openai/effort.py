@@ -24,7 +24,8 @@ sending `high` would be a silent clamp):
   default     reasoning_effort as asked, `max` included (vLLM, Ollama, llama.cpp, Together...).
 """
 from gateway import exceptions as exc
-from gateway.providers.base import Target, requested_effort
+from gateway.providers.base import requested_effort
+from gateway.values import Target
 from gateway.providers.openai import families
 
 GATEWAY_LEVELS = ("low", "medium", "high", "max")

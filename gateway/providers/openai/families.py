@@ -5,7 +5,7 @@ callers; these name rules only fill in for models the catalog does not list (cus
 """
 import re
 
-from gateway.providers.base import Target
+from gateway.values import Target
 
 # OpenAI reasoning models: the o-series and gpt-5 and later ("-chat" snapshots are the non-reasoning chat models).
 _OPENAI_REASONING = re.compile(r"^(?:o\d+|gpt-(?:[5-9]|[1-9]\d+))(?:[.\-]|$)")

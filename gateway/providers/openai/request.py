@@ -5,7 +5,7 @@ model reasons, its sampling restrictions) -> the strict allow-list -> messages (
 stream. Everything the client sent that the variant does not touch goes upstream as it is. A parameter the
 upstream cannot honour is a 400 naming it, or, when the route sets drop_unsupported, it is not sent.
 """
-from gateway.providers.base import Target
+from gateway.values import Target
 from gateway.providers.openai import effort, messages
 from gateway.providers.openai.effort import refuse
 

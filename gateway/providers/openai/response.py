@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Completion, Usage, error_from_status
+from gateway.providers.base import error_from_status
+from gateway.values import Completion, Usage
 
 FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
 OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "refusal", "tool_calls", "annotations", "audio",

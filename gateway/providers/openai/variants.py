@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from gateway.providers.base import Target
+from gateway.values import Target
 from gateway.providers.openai import effort, families, toolids
 
 Check = Callable[[Any], bool]          # "this value asks for something" (a neutral value does not)

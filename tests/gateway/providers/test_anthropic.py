@@ -12,7 +12,7 @@ from gateway import exceptions as exc
 from gateway.providers import adapter_for
 from gateway.providers.anthropic import ANTHROPIC_VERSION, AnthropicAdapter
 from gateway.providers.anthropic import effort as eff
-from gateway.providers.base import Target, Usage
+from gateway.values import Target, Usage
 from tests.support.openapi import assert_valid
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "anthropic"

@@ -6,7 +6,7 @@ import pytest
 
 from gateway import exceptions as exc
 from gateway.providers.anthropic import AnthropicAdapter, AnthropicStreamState
-from gateway.providers.base import Target, Usage
+from gateway.values import Target, Usage
 from gateway.sse import SSEEvent
 from tests.support.double_anthropic import answer_for, anthropic_stream
 from tests.support.openapi import assert_valid

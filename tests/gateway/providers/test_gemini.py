@@ -10,7 +10,7 @@ import pytest
 
 from gateway import exceptions as exc
 from gateway.providers import adapter_for
-from gateway.providers.base import Target, Usage
+from gateway.values import Target, Usage
 from gateway.providers.gemini import GeminiAdapter
 from gateway.providers.gemini.effort import thinking_config
 from tests.support.openapi import assert_valid

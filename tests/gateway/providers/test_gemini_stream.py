@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from gateway import exceptions as exc
-from gateway.providers.base import Target
+from gateway.values import Target
 from gateway.providers.gemini import GeminiAdapter
 from gateway.providers.gemini.stream import GeminiStreamState
 from gateway.sse import SSEDecoder, SSEEvent

@@ -12,7 +12,7 @@ import pytest
 from gateway import exceptions as exc
 from gateway.config import BUILTIN_PROVIDERS
 from gateway.providers import adapter_for
-from gateway.providers.base import Target, Usage
+from gateway.values import Target, Usage
 from gateway.providers.openai import DEFAULT, VARIANTS, OpenAIAdapter, OpenAIStreamState, usage_from_openai, \
     variant_for
 from gateway.providers.openai import families, toolids

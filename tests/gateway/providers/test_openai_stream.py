@@ -6,7 +6,7 @@ import pytest
 
 from gateway import exceptions as exc
 from gateway.config import BUILTIN_PROVIDERS
-from gateway.providers.base import Target, Usage
+from gateway.values import Target, Usage
 from gateway.providers.openai import VARIANTS, OpenAIAdapter, OpenAIStreamState
 from gateway.sse import SSEEvent
 from tests.support.openapi import assert_valid

@@ -1,4 +1,5 @@
-"""Usage -> cost (Decimal, from the target's price snapshot), and the batched background request-log writer."""
+"""The request log writer: rows queued by the request path, inserted in batches in a native thread, spilled to
+disk (never dropped) when the database refuses them."""
 import json
 import logging
 import os
@@ -9,29 +10,12 @@ from sqlalchemy import insert
 
 from gateway.background import native_lock, native_queue, native_sleep, start_native_thread
 
-from gateway.providers.base import Price, Usage
 from models import RequestAttempt, RequestLog
 
-log = logging.getLogger("switchyard.metering")
-_MTOK = Decimal(1_000_000)
+log = logging.getLogger("switchyard.log_writer")
 _LOG_INSERT = insert(RequestLog.__table__)
 _LOG_COLUMNS = tuple(c.name for c in RequestLog.__table__.columns if c.nullable and c.name != "id")
 _ATTEMPT_INSERT = insert(RequestAttempt.__table__)
-_SIX = Decimal("0.000001")
-
-
-def cost_of(usage: Usage | None, price: Price | None) -> Decimal | None:
-    """USD for this usage at this price; None when either is unknown (never a made-up zero)."""
-    if usage is None or price is None or price.input is None or price.output is None:
-        return None
-    cached = usage.cached_tokens
-    write = usage.cache_write_tokens
-    fresh = max(0, usage.prompt_tokens - cached - write)
-    cached_price = price.cached_input if price.cached_input is not None else price.input
-    write_price = price.cache_write if price.cache_write is not None else price.input
-    total = (fresh * price.input + cached * cached_price + write * write_price
-             + usage.completion_tokens * price.output)
-    return total / _MTOK
 
 
 def _revive(row: dict) -> dict:
@@ -44,10 +28,6 @@ def _revive(row: dict) -> dict:
     for column in _LOG_COLUMNS:             # a row spilled by an older release lacks the columns added since
         row.setdefault(column, None)
     return row
-
-
-def format_cost(cost: Decimal) -> str:
-    return str(cost.quantize(_SIX))
 
 
 class LogWriter:
