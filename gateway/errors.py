@@ -52,5 +52,5 @@ def init_errors(app: Flask) -> None:
         err = to_gateway_error(e)
         rec = g.get("rec")
         if rec is not None:
-            rec.error_code = err.code
+            rec.failed(err.code)
         return error_response(err)

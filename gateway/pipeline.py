@@ -1,5 +1,9 @@
-"""The one orchestrator: resolve, then attempts with retries and fallback, timing and metering; no provider ifs."""
+"""The one orchestrator: resolve, then attempts with retries and fallback, timing and pricing; no provider ifs.
+
+`chat` and `stream` share one attempt loop (`run`); an ingress format (chat completions today) calls them with
+its canonical body and shapes the answer itself."""
 import logging
+import os
 import random
 import time
 from typing import Callable, TypeVar
@@ -8,14 +12,17 @@ import orjson
 
 from gateway import exceptions as exc
 from gateway.catalog import Catalog
+from gateway.chunks import ChunkEnvelope
 from gateway.cooldown import LocalBreaker
 from gateway.pricing import cost_of
 from gateway.providers import adapter_for
 from gateway.providers.base import Adapter
-from gateway.values import Completion, Target, UpstreamRequest
-from gateway.record import Attempt, RequestRecord
+from gateway.record import RequestRecord
 from gateway.routing import RoutePlan, resolve
+from gateway.scrub import scrub_error
+from gateway.streaming import RelayBody, StreamTimings, open_session
 from gateway.transport import Transport
+from gateway.values import Completion, Target, UpstreamRequest
 
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 2.0
@@ -77,13 +84,15 @@ def _printable(text: str) -> str:
 
 class Pipeline:
     def __init__(self, catalog: Catalog, transport: Transport, default_timeout_ms: int, default_retries: int,
-                 breaker: LocalBreaker | None = None, total_deadline_s: float = 300.0):
+                 breaker: LocalBreaker | None = None, total_deadline_s: float = 300.0,
+                 timings: StreamTimings | None = None):
         self.catalog = catalog
         self.transport = transport
         self.default_timeout_ms = default_timeout_ms
         self.default_retries = default_retries
         self.breaker = breaker or LocalBreaker()
         self.total_deadline_s = total_deadline_s
+        self.timings = timings or StreamTimings()
 
     def plan(self, model: str) -> RoutePlan:
         return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries)
@@ -97,7 +106,7 @@ class Pipeline:
         target; `no_provider_key` moves on at once; any other error is returned to the client at once.
         When every attempt fails the last error is raised.
         """
-        rec.route = plan.route
+        rec.routed(plan.route)
         last: exc.GatewayError | None = None
         deadline = time.monotonic() + min(self.total_deadline_s,
                                           plan.timeout_s * len(plan.targets) * (plan.retries + 1))
@@ -109,10 +118,7 @@ class Pipeline:
                 if e.retryable or isinstance(e, exc.NoProviderKey):
                     continue
                 raise
-            rec.provider = target.provider
-            rec.upstream_model = target.upstream_model
-            rec.fallback_used = position > 0
-            rec.price_version = target.price.version if target.price else None
+            rec.served_by(target, position)
             return result, target
         raise last if last is not None else exc.Internal()
 
@@ -126,8 +132,8 @@ class Pipeline:
             else:
                 cooling.append((until, position, target))
         for until, _, target in cooling:
-            rec.attempts.append(Attempt(target.label, None, "cooldown",
-                                        f"skipped: cooling down until {time.strftime('%H:%M:%S', time.gmtime(until))}"))
+            rec.attempt_skipped(target.label, "cooldown",
+                                f"skipped: cooling down until {time.strftime('%H:%M:%S', time.gmtime(until))}")
         if not ready and cooling:
             _, position, target = min(cooling, key=lambda c: c[0])
             ready.append((position, target))
@@ -136,12 +142,12 @@ class Pipeline:
     def _try_target(self, target: Target, rec: RequestRecord, deadline: float, attempt_fn):
         if not target.api_key:
             err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
-            rec.attempts.append(Attempt(target.label, None, err.code, err.message))
+            rec.attempt_skipped(target.label, err.code, err.message)
             raise err
         adapter = adapter_for(target.provider_type)
         if adapter is None:
             err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported.")
-            rec.attempts.append(Attempt(target.label, None, err.code, err.message))
+            rec.attempt_skipped(target.label, err.code, err.message)
             raise err
         trace = rec.trace_headers()
         if trace is not None:
@@ -152,11 +158,16 @@ class Pipeline:
                 raise exc.Timeout("The request's total deadline passed before an answer.")
             t0 = time.perf_counter()
             try:
-                result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
+                try:
+                    result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
+                except exc.GatewayError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - what the provider sent could not be translated
+                    raise malformed(e) from e
             except exc.GatewayError as e:
                 ms = (time.perf_counter() - t0) * 1000
-                rec.upstream_ms += ms
-                rec.attempts.append(Attempt(target.label, e.upstream_status, e.code, e.message, ms))
+                scrub_error(e, target.api_key)
+                rec.attempt_failed(target.label, e.upstream_status, e.code, e.message, ms)
                 log.warning("upstream attempt failed: request_id=%s target=%s status=%s code=%s latency_ms=%.1f",
                             rec.public_id, _printable(target.label), e.upstream_status or "-", e.code, ms,
                             extra={"request_id": rec.public_id, "target": target.label,
@@ -169,8 +180,7 @@ class Pipeline:
                     raise
                 time.sleep(min(backoff_s(attempt, e.retry_after), max(0.0, deadline - time.monotonic())))
                 continue
-            rec.upstream_ms += upstream_ms
-            rec.attempts.append(Attempt(target.label, status, None, None, upstream_ms))
+            rec.attempt_succeeded(target.label, status, upstream_ms)
             self.breaker.success(target.label)
             return result
         raise exc.Internal()  # unreachable: the loop returns or raises
@@ -187,6 +197,33 @@ class Pipeline:
                 resp.latency_ms, resp.status
 
         completion, target = self.run(plan, rec, attempt)
-        rec.usage = completion.usage
-        rec.cost = cost_of(completion.usage, target.price)
+        rec.charged(completion.usage, cost_of(completion.usage, target.price))
         return completion
+
+    def stream(self, body: dict, plan: RoutePlan, rec: RequestRecord, include_usage: bool) -> RelayBody:
+        """Serve a streaming chat completion: retries and fallback until one target has sent its first chunk
+        (within the route's timeout), then the relay (the WSGI body) carries the rest."""
+        envelope = ChunkEnvelope(f"chatcmpl-{os.urandom(12).hex()}", int(time.time()), plan.requested,
+                                 include_usage)
+        build = request_builder(body, stream=True)
+
+        def attempt(adapter: Adapter, target: Target, timeout_s: float):
+            t0 = time.perf_counter()
+            upstream = self.transport.open_stream(build(adapter, target), timeout_s)
+            if upstream.status >= 400:
+                raise adapter.parse_error(upstream.status, json_or_bytes(upstream.read_all()), upstream.retry_after)
+            session = open_session(upstream, adapter.stream_state(target), target,
+                                   first_chunk_s=max(0.0, timeout_s - (time.perf_counter() - t0)),
+                                   idle_timeout_s=self.timings.idle_timeout_s)
+            return session, (time.perf_counter() - t0) * 1000, upstream.status
+
+        session, _ = self.run(plan, rec, attempt)
+        return RelayBody(session, rec, envelope, self.timings)
+
+
+def malformed(e: Exception) -> exc.ProviderUnavailable:
+    """An upstream answer the adapter could not translate: that provider's fault (502, retried, the fallback),
+    named by what broke, never a gateway 500."""
+    detail = str(e).splitlines()[0][:200] if str(e) else ""
+    return exc.ProviderUnavailable(f"The provider sent an answer the gateway cannot read "
+                                   f"({type(e).__name__}{': ' + detail if detail else ''}).")

@@ -1,11 +1,20 @@
-"""The per-request record: what was asked, what served it, what it cost; it becomes the headers and the log row."""
+"""The per-request record: what was asked, what served it, what it cost; it becomes the headers and the log row.
+
+Its fields change only through its methods, each named for a step of the request (identified, admitted, asked,
+routed, an attempt skipped / failed / succeeded, served by, charged, streamed, failed, client closed, answered,
+handed over), so the record has one owner and every module that moves a request on says which step it took.
+"""
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from gateway.pricing import format_cost
-from gateway.values import Usage
-from models.base import utcnow
+from gateway.values import Target, Usage
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass
@@ -44,10 +53,83 @@ class RequestRecord:
     price_version: int | None = None
     upstream_ms: float = 0.0
     stream: bool = False
-    relaying: bool = False      # a stream's relay owns the log row (handed over when the stream ends)
-    logged: bool = False
-    in_flight: bool = False     # counted in the in-flight gauge (until Services.finish)
+    logged: bool = False        # handed over (log row, ledger, metrics, access line): once
+    closes_with_response: bool = False   # handed over when the server closes the response (not by the teardown)
+    in_flight: bool = False     # counted in the in-flight gauge (until handed over)
     stream_in_flight: bool = False
+
+    # --- the steps of a request, in order -----------------------------------------------------------------------
+    def identified(self, client_request_id: str | None, traceparent: str | None, tracestate: str | None) -> None:
+        self.client_request_id, self.traceparent, self.tracestate = client_request_id, traceparent, tracestate
+
+    def admitted(self, key_id: int, key_prefix: str) -> None:
+        self.key_id, self.key_prefix = key_id, key_prefix
+
+    def asked(self, model: str | None, stream: bool = False) -> None:
+        self.requested_model, self.stream = model, stream
+
+    def routed(self, route: str | None) -> None:
+        self.route = route
+
+    def attempt_skipped(self, target: str, code: str, message: str) -> None:
+        """A target not tried (cooling down, no key, no adapter)."""
+        self.attempts.append(Attempt(target, None, code, message))
+
+    def attempt_failed(self, target: str, status: int | None, code: str, message: str, ms: float) -> None:
+        self.upstream_ms += ms
+        self.attempts.append(Attempt(target, status, code, message, ms))
+
+    def attempt_succeeded(self, target: str, status: int, ms: float) -> None:
+        self.upstream_ms += ms
+        self.attempts.append(Attempt(target, status, None, None, ms))
+
+    def served_by(self, target: Target, position: int) -> None:
+        self.provider, self.upstream_model = target.provider, target.upstream_model
+        self.fallback_used = position > 0
+        self.price_version = target.price.version if target.price else None
+
+    def charged(self, usage: Usage | None, cost: Decimal | None) -> None:
+        self.usage, self.cost = usage, cost
+
+    def streamed(self, ms: float) -> None:
+        """The relay's time after the first chunk (provider time too)."""
+        self.upstream_ms += ms
+
+    def failed(self, code: str, status: int | None = None) -> None:
+        self.error_code = code
+        if status is not None:
+            self.status = status
+
+    def client_closed(self) -> None:
+        self.status, self.error_code = 499, "client_closed"
+
+    def answered(self, status: int) -> None:
+        if self.status != 499:
+            self.status = status
+
+    def closing_with_response(self) -> None:
+        self.closes_with_response = True
+
+    def counted_in_flight(self, stream: bool = False) -> bool:
+        """Mark it counted in the in-flight gauge (or the streams gauge); False when it already was."""
+        if stream:
+            was, self.stream_in_flight = self.stream_in_flight, True
+        else:
+            was, self.in_flight = self.in_flight, True
+        return not was
+
+    def left_flight(self) -> tuple[bool, bool]:
+        """(was in flight, was a stream in flight), and neither any more."""
+        out = (self.in_flight, self.stream_in_flight)
+        self.in_flight = self.stream_in_flight = False
+        return out
+
+    def hand_over(self) -> bool:
+        """True the first time (the caller hands the row over now), False after."""
+        if self.logged:
+            return False
+        self.logged = True
+        return True
 
     @property
     def public_id(self) -> str:

@@ -19,6 +19,7 @@ from gateway.db import make_engine, make_sessionmaker
 from gateway.exceptions import Unavailable
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
+from gateway.streaming import StreamTimings
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics
 from gateway.secrets import SecretBox, load_or_create_key
@@ -63,16 +64,17 @@ class Services:
                                      make_breaker(settings.REDIS_URL, settings.COOLDOWN_FAILURES,
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
-                                     settings.TOTAL_DEADLINE_S),
+                                     settings.TOTAL_DEADLINE_S,
+                                     StreamTimings(settings.STREAM_KEEPALIVE_S, settings.STREAM_IDLE_TIMEOUT_S,
+                                                   settings.STREAM_MAX_S)),
                    ledger=SpendLedger(sm), metrics=Metrics(),
                    access_log=AccessLog() if settings.ACCESS_LOG == "json" else None)
 
     def finish(self, rec: RequestRecord) -> None:
         """A request is over (a stream: its last byte): hand its log row over, charge its key, count it, write its
         access log line. Once."""
-        if rec.logged:
+        if not rec.hand_over():
             return
-        rec.logged = True
         total_s = time.perf_counter() - rec.t_arrival
         self.log_writer.submit(rec.log_row())
         self.ledger.add(rec.key_id, rec.cost)

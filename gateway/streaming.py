@@ -1,23 +1,25 @@
-"""The stream half of the pipeline: open the upstream stream (retries and fallback up to the first chunk), then
-relay it as OpenAI SSE, with keep-alives, idle and total deadlines, usage, cost and the log row at the end."""
-import os
+"""The stream half of a request, once the pipeline has an upstream stream open: read it in a pump, wait for its
+first chunk (the pipeline retries or falls back while none came), then relay it as OpenAI SSE with keep-alives,
+idle and total deadlines, the usage chunk, the cost comment and [DONE]. It knows no pipeline and no provider: the
+pipeline hands it a stream state and an envelope; the record is told what happened; the response's close hands
+the log row over."""
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 from gateway import drain
 from gateway import exceptions as exc
+from gateway.chunks import ChunkEnvelope
 from gateway.errors import stream_error_event, to_gateway_error
 from gateway.pricing import cost_of, format_cost
-from gateway.pipeline import Pipeline, json_or_bytes, request_builder
-from gateway.providers.base import Adapter, StreamState
-from gateway.values import Target
+from gateway.providers.base import StreamState
 from gateway.record import RequestRecord
-from gateway.routing import RoutePlan
+from gateway.scrub import scrub_error
 from gateway.sse import DONE, SSEDecoder, comment, encode_chunk
 from gateway.transport import UpstreamStream
+from gateway.values import Target
 
 _END = object()
 
@@ -93,59 +95,62 @@ class StreamSession:
     opened_at: float = field(default_factory=time.perf_counter)
 
 
-def _feed(session: StreamSession, data: bytes) -> list[dict]:
+def _translated(session: StreamSession, events) -> list[dict]:
+    """Chunk bodies for these upstream events. A failure to translate what the provider sent is that provider's
+    fault (502 provider_unavailable, naming what broke), never a gateway 500."""
     out: list[dict] = []
-    for event in session.decoder.feed(data):
-        out.extend(session.state.feed(event))
+    try:
+        for event in events:
+            out.extend(session.state.feed(event))
+    except exc.GatewayError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a malformed upstream event
+        raise exc.ProviderUnavailable(f"The provider sent a stream event the gateway cannot read "
+                                      f"({type(e).__name__}).") from e
     return out
+
+
+def _feed(session: StreamSession, data: bytes) -> list[dict]:
+    return _translated(session, session.decoder.feed(data))
 
 
 def _finish(session: StreamSession) -> list[dict]:
-    out: list[dict] = []
-    for event in session.decoder.close():
-        out.extend(session.state.feed(event))
-    out.extend(session.state.finish())
+    out = _translated(session, session.decoder.close())
+    try:
+        out.extend(session.state.finish())
+    except exc.GatewayError:
+        raise
+    except Exception as e:  # noqa: BLE001 - as above
+        raise exc.ProviderUnavailable(f"The provider's stream ended in a state the gateway cannot read "
+                                      f"({type(e).__name__}).") from e
     return out
 
 
-def open_stream(pipeline: Pipeline, body: dict, plan: RoutePlan, rec: RequestRecord, include_usage: bool,
-                timings: StreamTimings) -> StreamSession:
-    """Run the plan until one target has produced its first chunk (or stayed silent past the keep-alive
-    interval). Every failure before that point is retried or falls back like a non-streaming call."""
-    chunk_id = f"chatcmpl-{os.urandom(12).hex()}"
-    created = int(time.time())
-
-    build = request_builder(body, stream=True)
-
-    def attempt(adapter: Adapter, target: Target, timeout_s: float):
-        t0 = time.perf_counter()
-        upstream = pipeline.transport.open_stream(build(adapter, target), timeout_s)
-        if upstream.status >= 400:
-            raise adapter.parse_error(upstream.status, json_or_bytes(upstream.read_all()), upstream.retry_after)
-        session = StreamSession(target, UpstreamPump(upstream), SSEDecoder(),
-                                adapter.stream_state(target, chunk_id, created, plan.requested, include_usage))
-        try:
-            _prefetch(session, min(timings.keepalive_s, timeout_s))
-        except BaseException:
-            session.pump.close()
-            raise
-        session.opened_at = time.perf_counter()   # the relay adds the rest of the stream's time
-        return session, (time.perf_counter() - t0) * 1000, upstream.status
-
-    session, _ = pipeline.run(plan, rec, attempt)
+def open_session(upstream: UpstreamStream, state: StreamState, target: Target, first_chunk_s: float,
+                 idle_timeout_s: float) -> StreamSession:
+    """Pump `upstream` and wait up to `first_chunk_s` (the route's timeout) for the first chunk to send: an
+    upstream that sends its headers and then nothing is a timeout of this attempt (retried, or the fallback),
+    not a 200 with an error in it. After the first chunk, reads may be silent for up to `idle_timeout_s`."""
+    upstream.set_read_timeout(max(first_chunk_s, idle_timeout_s) + 1.0)
+    session = StreamSession(target, UpstreamPump(upstream), SSEDecoder(), state)
+    try:
+        _prefetch(session, first_chunk_s)
+    except BaseException:
+        session.pump.close()
+        raise
+    session.opened_at = time.perf_counter()   # the relay adds the rest of the stream's time
     return session
 
 
-def _prefetch(session: StreamSession, commit_after_s: float) -> None:
-    """Read until the first chunk to send exists. Silence past `commit_after_s` commits to this stream
-    (the relay then sends keep-alives and applies the idle deadline)."""
+def _prefetch(session: StreamSession, first_chunk_s: float) -> None:
+    """Read until the first chunk to send exists, for at most `first_chunk_s`."""
     start = time.monotonic()
     while not session.first:
         waited = time.monotonic() - start
         try:
-            item = session.pump.get(commit_after_s - waited)
+            item = session.pump.get(first_chunk_s - waited)
         except queue.Empty:
-            return
+            raise exc.Timeout(f"The provider sent no stream data within {first_chunk_s:g} s.") from None
         if item is _END:
             session.first = _finish(session)
             session.ended = True
@@ -159,36 +164,43 @@ def _prefetch(session: StreamSession, commit_after_s: float) -> None:
 
 class RelayBody:
     """The WSGI body of a stream. Its `close()` (called by the server on every ending, also when the client left
-    before the first byte was iterated) makes sure the upstream is closed and the log row handed over once."""
+    before the first byte was iterated) makes sure the upstream is closed and the record says how it ended; the
+    response's close then hands the log row over (gateway/api)."""
 
-    def __init__(self, session: StreamSession, rec: RequestRecord, include_usage: bool, timings: StreamTimings,
-                 on_done: Callable[[RequestRecord], None]):
-        self._session, self._rec, self._on_done = session, rec, on_done
-        rec.relaying = True
-        self._gen = _relay(session, rec, include_usage, timings, on_done)
+    def __init__(self, session: StreamSession, rec: RequestRecord, envelope: ChunkEnvelope,
+                 timings: StreamTimings):
+        self._session, self._rec = session, rec
+        self._started = False
+        self._gen = self._run(envelope, timings)
+
+    def _run(self, envelope: ChunkEnvelope, timings: StreamTimings) -> Iterator[bytes]:
+        self._started = True
+        yield from _relay(self._session, self._rec, envelope, timings)
 
     def __iter__(self) -> Iterator[bytes]:
         return self._gen
 
     def close(self) -> None:
         self._gen.close()
-        if not self._rec.logged:               # never iterated: the generator's finally did not run
+        if not self._started:                  # never iterated: the relay's finally did not run
             self._session.pump.close()
-            self._rec.status, self._rec.error_code = 499, "client_closed"
-            self._on_done(self._rec)
+            self._rec.client_closed()
+            self._rec.charged(self._session.state.usage, cost_of(self._session.state.usage,
+                                                                   self._session.target.price))
 
 
-def _relay(session: StreamSession, rec: RequestRecord, include_usage: bool, timings: StreamTimings,
-           on_done: Callable[[RequestRecord], None]) -> Iterator[bytes]:
+def _relay(session: StreamSession, rec: RequestRecord, envelope: ChunkEnvelope,
+           timings: StreamTimings) -> Iterator[bytes]:
     """The response body: OpenAI chunks, the usage chunk when asked for, a cost comment, then [DONE].
-    An error after the first byte becomes one in-stream error event. The log row is handed over in `finally`,
-    which runs on normal end, error and client disconnect alike."""
+    An error after the first byte becomes one in-stream error event. The record learns the usage and cost in
+    `finally`, which runs on normal end, error and client disconnect alike."""
     state = session.state
     start = time.monotonic()
+    priced: list = []                          # the cost, computed once at the end
     drain.register(session.pump)
     try:
         if session.first:
-            yield b"".join(encode_chunk(c) for c in session.first)
+            yield b"".join(encode_chunk(envelope.stamp(c)) for c in session.first)
         if not session.ended:
             idle_deadline = time.monotonic() + timings.idle_timeout_s
             total_deadline = start + timings.max_s
@@ -211,28 +223,25 @@ def _relay(session: StreamSession, rec: RequestRecord, include_usage: bool, timi
                 idle_deadline = time.monotonic() + timings.idle_timeout_s
                 out = _feed(session, item)
                 if out:
-                    yield b"".join(encode_chunk(c) for c in out)
+                    yield b"".join(encode_chunk(envelope.stamp(c)) for c in out)
             tail = _finish(session)
             if tail:
-                yield b"".join(encode_chunk(c) for c in tail)
-        if include_usage and state.usage is not None:
-            yield encode_chunk({"id": state.id, "object": "chat.completion.chunk", "created": state.created,
-                                "model": state.model, "choices": [], "usage": state.usage.as_openai()})
-        cost = cost_of(state.usage, session.target.price)
-        if cost is not None:
-            yield comment(f"x-gateway-cost-usd={format_cost(cost)}")
+                yield b"".join(encode_chunk(envelope.stamp(c)) for c in tail)
+        if envelope.include_usage and state.usage is not None:
+            yield encode_chunk(envelope.usage_chunk(state.usage))
+        priced.append(cost_of(state.usage, session.target.price))
+        if priced[0] is not None:
+            yield comment(f"x-gateway-cost-usd={format_cost(priced[0])}")
         yield DONE
     except GeneratorExit:
-        rec.status, rec.error_code = 499, "client_closed"
+        rec.client_closed()
         raise
     except Exception as e:  # noqa: BLE001 - after the first byte every failure is an in-stream event
-        err = to_gateway_error(e)
-        rec.error_code = err.code
+        err = scrub_error(to_gateway_error(e), session.target.api_key)
+        rec.failed(err.code)
         yield stream_error_event(err)
     finally:
         drain.unregister(session.pump)
         session.pump.close()
-        rec.usage = state.usage
-        rec.cost = cost_of(state.usage, session.target.price)
-        rec.upstream_ms += (time.perf_counter() - session.opened_at) * 1000
-        on_done(rec)
+        rec.charged(state.usage, priced[0] if priced else cost_of(state.usage, session.target.price))
+        rec.streamed((time.perf_counter() - session.opened_at) * 1000)

@@ -165,21 +165,19 @@ class Metrics:
                                registry=r, multiprocess_mode="livesum")
 
     def request_started(self, rec: RequestRecord) -> None:
-        rec.in_flight = True
-        self.in_flight.inc()
+        if rec.counted_in_flight():
+            self.in_flight.inc()
 
     def stream_started(self, rec: RequestRecord) -> None:
-        if not rec.stream_in_flight:
-            rec.stream_in_flight = True
+        if rec.counted_in_flight(stream=True):
             self.streams_in_flight.inc()
 
     def observe(self, rec: RequestRecord, total_s: float, overhead_s: float, snap: Snapshot) -> None:
         """A finished request (called once, by Services.finish)."""
-        if rec.in_flight:
-            rec.in_flight = False
+        was_in_flight, was_streaming = rec.left_flight()
+        if was_in_flight:
             self.in_flight.dec()
-        if rec.stream_in_flight:
-            rec.stream_in_flight = False
+        if was_streaming:
             self.streams_in_flight.dec()
         providers, targets = self.labels.sets(snap)
         served = rec.provider

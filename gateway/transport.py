@@ -1,4 +1,5 @@
 """The only module that talks to the network: one pooled requests HTTPAdapter per worker, sized for gevent."""
+import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -73,16 +74,34 @@ class Transport:
             raise exc.ProviderUnavailable(f"Could not reach the provider: {type(e).__name__}.") from e
 
     def call(self, req: UpstreamRequest, timeout_s: float) -> UpstreamResponse:
-        """A whole non-streaming exchange: send, read the body, time it."""
+        """A whole non-streaming exchange within `timeout_s`: send, read the body, time it.
+
+        The timeout bounds the whole call, not each socket read: an upstream that dribbles a byte at a time
+        is cut at the deadline (a read timeout alone let one hold a 2 s call for 33 s)."""
         t0 = time.perf_counter()
-        resp = self.send(req, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        resp = self.send(req, timeout_s, stream=True)
+        raw, parts = resp.raw, []
         try:
-            content = resp.content
-        except requests.exceptions.RequestException as e:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.")
+                _set_timeout(raw, left)
+                data = raw.read(65536, decode_content=True)
+                if not data:
+                    break
+                parts.append(data)
+        except BaseException as e:
+            _shut(raw)                             # a connection left mid-answer is never reused
+            raw.close()
+            if isinstance(e, exc.GatewayError) or not isinstance(e, Exception):
+                raise
             if "timed out" in str(e).lower():
                 raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.") from e
             raise exc.ProviderUnavailable("The provider closed the connection mid-answer.") from e
-        return UpstreamResponse(resp.status_code, resp.headers, content, (time.perf_counter() - t0) * 1000)
+        raw.release_conn()                         # read to the end: back to the pool, kept alive
+        return UpstreamResponse(resp.status_code, resp.headers, b"".join(parts), (time.perf_counter() - t0) * 1000)
 
     def open_stream(self, req: UpstreamRequest, timeout_s: float) -> "UpstreamStream":
         """Send and return once the upstream's status and headers are in; the body is read by `chunks()`."""
@@ -92,6 +111,34 @@ class Transport:
 
     def close(self) -> None:
         self.adapter.close()
+
+
+def _sock(raw):
+    """The socket under a urllib3 response: the connection's, or (when http.client has already let go of it
+    because the answer ends with the connection) the one under the response's file."""
+    conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        buffered = getattr(getattr(raw, "_fp", None), "fp", None)     # http.client.HTTPResponse.fp
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)  # BufferedReader -> SocketIO -> socket
+    return sock
+
+
+def _set_timeout(raw, seconds: float) -> None:
+    sock = _sock(raw)
+    if sock is not None:
+        sock.settimeout(max(0.001, seconds))
+
+
+def _shut(raw) -> None:
+    """Shut the connection's socket down (both ways): a read blocked on it in another thread or greenlet ends at
+    once, and the upstream sees the connection go (it stops generating, and billing)."""
+    sock = _sock(raw)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class UpstreamStream:
@@ -132,10 +179,18 @@ class UpstreamStream:
                 raise exc.Timeout("The provider stopped sending in the middle of the stream.") from e
             raise exc.ProviderUnavailable("The provider's stream broke off.") from e
 
+    def set_read_timeout(self, seconds: float) -> None:
+        """The socket timeout of the reads after the headers (the stream's idle bound, not the route timeout)."""
+        _set_timeout(self._resp.raw, seconds)
+
     def close(self) -> None:
-        """Close the connection itself (not back to the pool): a stream cut short must stop the upstream."""
+        """Close the connection itself (not back to the pool): a stream cut short must stop the upstream. The
+        socket is shut down first: the pump may be blocked reading it, and closing the buffered reader under
+        it fails ("reentrant call"), which left the upstream open until its read timeout."""
+        raw = self._resp.raw
+        _shut(raw)
         try:
-            self._resp.raw.close()
-        except Exception:  # noqa: BLE001 - closing is best effort
+            raw.close()
+        except Exception:  # noqa: BLE001 - the socket is shut already; the rest is best effort
             pass
         self._resp.close()

@@ -1,6 +1,7 @@
 """One blueprint per endpoint, and the hooks every /v1 answer shares (request id, x-gateway headers, log row)."""
 from flask import Flask, g, request
 
+from gateway import drain
 from gateway.api import chat_completions, health, models
 from gateway.services import services
 
@@ -21,21 +22,24 @@ def register_blueprints(app: Flask) -> None:
         rec = g.get("rec")
         if rec is None:
             return response
-        rec.status = response.status_code
+        rec.answered(response.status_code)
         response.headers.update(rec.gateway_headers())
         response.headers["x-gateway-overhead-ms"] = f"{rec.overhead_ms():.2f}"
-        if rec.relaying:
-            services().metrics.stream_started(rec)     # until the relay's end hook calls Services.finish
-        else:
-            services().finish(rec)
+        svc = services()
+        if rec.stream and response.status_code == 200:
+            svc.metrics.stream_started(rec)
+        # The log row is handed over when the server closes the response, for JSON answers and streams alike
+        # (a stream's relay has then told the record how it ended).
+        rec.closing_with_response()
+        response.call_on_close(lambda: svc.finish(rec))
         return response
 
     @app.teardown_request
     def _never_unfinished(error):
-        """A request whose answer failed after its handler (so `_finish` did not run) still leaves its log row
-        and leaves the in-flight gauge."""
+        """A request whose answer failed after its handler (so `_finish` did not run: an error while rendering,
+        a worker killed at the end of its shutdown grace) still leaves its log row and the in-flight gauge."""
         rec = g.get("rec")
-        if rec is not None and not rec.logged and not rec.relaying:
+        if rec is not None and not rec.closes_with_response:
             if error is not None and rec.error_code is None:
-                rec.status, rec.error_code = 500, "internal"
+                rec.failed(*(("shutting_down", 503) if drain.draining() else ("internal", 500)))
             services().finish(rec)

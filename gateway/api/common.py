@@ -25,14 +25,12 @@ def start_record(endpoint: str) -> RequestRecord:
     rec = RequestRecord(request_id=f"req_{os.urandom(12).hex()}", endpoint=endpoint)
     headers = request.headers
     client_id = headers.get("X-Request-Id")
-    if client_id and _SAFE_REQUEST_ID.fullmatch(client_id):
-        rec.client_request_id = client_id
     traceparent = headers.get("traceparent")
-    if traceparent and _TRACEPARENT.fullmatch(traceparent):
-        rec.traceparent = traceparent
-        tracestate = headers.get("tracestate")
-        if tracestate and _TRACESTATE.fullmatch(tracestate):
-            rec.tracestate = tracestate
+    tracestate = headers.get("tracestate")
+    traced = bool(traceparent and _TRACEPARENT.fullmatch(traceparent))
+    rec.identified(client_id if client_id and _SAFE_REQUEST_ID.fullmatch(client_id) else None,
+                   traceparent if traced else None,
+                   tracestate if traced and tracestate and _TRACESTATE.fullmatch(tracestate) else None)
     g.rec = rec
     services().metrics.request_started(rec)
     return rec
@@ -44,7 +42,7 @@ def authenticate() -> KeyRecord:
     key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
     rec = g.get("rec")
     if rec is not None:
-        rec.key_id, rec.key_prefix = key.id, key.prefix
+        rec.admitted(key.id, key.prefix)
     check_rate(key, svc.settings.RATELIMIT_DEFAULT)
     svc.ledger.check(key)
     return key

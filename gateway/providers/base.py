@@ -23,29 +23,23 @@ def requested_effort(body: dict, target: Target) -> tuple[str, str] | None:
 
 
 class StreamState:
-    """Per-request translation of one upstream event stream into OpenAI `chat.completion.chunk` dicts.
+    """Per-request translation of one upstream event stream into OpenAI chunk bodies.
 
-    `feed(event)` returns the chunks to send for one upstream SSE event (often none); `finish()` is called
-    once when the upstream stream ends and returns any chunk still owed (for example the finish chunk).
-    Usage is collected in `self.usage` (None while unknown) and is never emitted as a chunk here: the
-    pipeline sends the `choices: []` usage chunk itself when the client asked for it. An upstream error
+    `feed(event)` returns the chunk bodies to send for one upstream SSE event (often none): dicts with
+    `choices` (each `{index, delta, finish_reason, logprobs}`) and any extra top-level field the upstream sent
+    (`system_fingerprint`...). The envelope (id, object, created, model, `usage: null`) is stamped by
+    gateway/chunks.py, not here. `finish()` is called once when the upstream stream ends and returns any chunk
+    still owed (for example the finish chunk). Usage is collected in `self.usage` (None while unknown) and is
+    never emitted here: the pipeline sends the usage chunk itself when the client asked for it. An upstream error
     event raises a GatewayError.
     """
 
-    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool = False):
-        self.id = chunk_id
-        self.created = created
-        self.model = model                  # what the client asked for, echoed in every chunk
-        self.include_usage = include_usage  # then every chunk carries "usage": null
+    def __init__(self):
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 
     def chunk(self, delta: dict, finish_reason: str | None = None, index: int = 0) -> dict:
-        out = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-               "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
-        if self.include_usage:
-            out["usage"] = None
-        return out
+        return {"choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
 
     def feed(self, event: SSEEvent) -> list[dict]:
         raise NotImplementedError
@@ -64,8 +58,7 @@ class Adapter:
     def parse_response(self, payload: Any, target: Target, requested_model: str) -> Completion:
         raise NotImplementedError
 
-    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
-                     include_usage: bool) -> StreamState:
+    def stream_state(self, target: Target) -> StreamState:
         raise NotImplementedError
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:

@@ -1,5 +1,6 @@
 """Helpers for stream golden tests: decode recorded SSE bytes in any split, run a StreamState over events."""
 from gateway import exceptions as exc
+from gateway.chunks import ChunkEnvelope
 from gateway.providers.base import StreamState
 from gateway.sse import SSEDecoder, SSEEvent
 
@@ -14,13 +15,20 @@ def decode(raw: bytes, piece: int | None = None) -> list[SSEEvent]:
     return events + decoder.close()
 
 
-def run(state: StreamState, events: list[SSEEvent]) -> tuple[list[dict], exc.GatewayError | None]:
-    """Every chunk the state produces for `events` and at the end, and the error it raised (or None)."""
-    chunks: list[dict] = []
+def envelope_of(fx: dict) -> ChunkEnvelope:
+    """The envelope a golden fixture's chunks carry (its chunk_id, created, requested_model, include_usage)."""
+    return ChunkEnvelope(fx["chunk_id"], fx["created"], fx["requested_model"], fx["include_usage"])
+
+
+def run(state: StreamState, events: list[SSEEvent], envelope: ChunkEnvelope) -> tuple[list[dict],
+                                                                                       exc.GatewayError | None]:
+    """Every chunk the state produces for `events` and at the end, stamped with `envelope` as the relay does,
+    and the error it raised (or None)."""
+    bodies: list[dict] = []
     try:
         for event in events:
-            chunks += state.feed(event)
-        chunks += state.finish()
+            bodies += state.feed(event)
+        bodies += state.finish()
     except exc.GatewayError as e:
-        return chunks, e
-    return chunks, None
+        return [envelope.stamp(b) for b in bodies], e
+    return [envelope.stamp(b) for b in bodies], None

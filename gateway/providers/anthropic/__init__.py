@@ -29,9 +29,8 @@ class AnthropicAdapter(Adapter):
             raise errors.from_event(payload)      # an error body that came with HTTP 200
         return response.parse(payload, requested_model)
 
-    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
-                     include_usage: bool) -> StreamState:
-        return AnthropicStreamState(chunk_id, created, requested_model, include_usage)
+    def stream_state(self, target: Target) -> StreamState:
+        return AnthropicStreamState()
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         return errors.from_answer(status, payload, retry_after)

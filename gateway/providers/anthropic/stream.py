@@ -19,8 +19,8 @@ class AnthropicStreamState(StreamState):
     signature, as the `thinking_blocks` extension so that clients can hand it back.
     """
 
-    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool = False):
-        super().__init__(chunk_id, created, model, include_usage)
+    def __init__(self):
+        super().__init__()
         self._role_sent = False
         self._blocks: dict[int, dict] = {}     # Anthropic block index -> {kind, tool index, text, signature}
         self._tools = 0

@@ -20,9 +20,8 @@ class GeminiAdapter(Adapter):
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         return errors.parse_error(status, payload, retry_after)
 
-    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
-                     include_usage: bool) -> StreamState:
-        return GeminiStreamState(chunk_id, created, requested_model, include_usage)
+    def stream_state(self, target: Target) -> StreamState:
+        return GeminiStreamState()
 
 
 __all__ = ["GeminiAdapter"]

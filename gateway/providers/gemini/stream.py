@@ -30,8 +30,8 @@ class _Candidate:
 
 
 class GeminiStreamState(StreamState):
-    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool = False):
-        super().__init__(chunk_id, created, model, include_usage)
+    def __init__(self):
+        super().__init__()
         self._candidates: dict[int, _Candidate] = {}
         self._response_id = ""
 

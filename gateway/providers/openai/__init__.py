@@ -33,9 +33,8 @@ class OpenAIAdapter(Adapter):
     def parse_response(self, payload: Any, target: Target, requested_model: str) -> Completion:
         return response.parse(payload, requested_model, variant_for(target))
 
-    def stream_state(self, target: Target, chunk_id: str, created: int, requested_model: str,
-                     include_usage: bool) -> StreamState:
-        return OpenAIStreamState(chunk_id, created, requested_model, include_usage, variant_for(target))
+    def stream_state(self, target: Target) -> StreamState:
+        return OpenAIStreamState(variant_for(target))
 
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         return errors.from_answer(status, payload, retry_after)

@@ -1,6 +1,6 @@
-"""OpenAI-compatible SSE chunks -> OpenAI's chat.completion.chunk, one per upstream chunk that has choices.
+"""OpenAI-compatible SSE chunks -> OpenAI chunk bodies, one per upstream chunk that has choices.
 
-Each chunk gets the stream's id, created and model (what the client asked for); `usage` is kept aside
+The envelope (the stream's id, created and model) is stamped by gateway/chunks.py; `usage` is kept aside
 (from any chunk: xAI sends it on the finish chunk, Groq inside `x_groq`) and the usage-only chunk is not
 passed on: the pipeline sends its own when the client asked for it. Deltas are normalised like answers
 (response.py): `reasoning` -> `reasoning_content`, Mistral thinking chunks -> `reasoning_content`, finish
@@ -47,8 +47,8 @@ class _ToolIndexes:
 
 
 class OpenAIStreamState(StreamState):
-    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool = False, variant=None):
-        super().__init__(chunk_id, created, model, include_usage)
+    def __init__(self, variant=None):
+        super().__init__()
         self.variant = variant or DEFAULT
         self._open: set[int] = set()          # choices seen without their finish_reason yet
         self._done: set[int] = set()          # choices whose finish_reason was sent
@@ -76,14 +76,12 @@ class OpenAIStreamState(StreamState):
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices:
             return []                          # the usage chunk: the pipeline sends its own when asked
-        out = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        out: dict = {}
         response.copy_extras(chunk, out)
         out["choices"] = [c for c in (self._choice(c, i) for i, c in enumerate(choices) if isinstance(c, dict))
                           if c is not None]
         if not out["choices"]:
             return []
-        if self.include_usage:
-            out["usage"] = None
         return [out]
 
     def _choice(self, raw: dict, i: int) -> dict | None:

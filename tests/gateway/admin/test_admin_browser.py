@@ -11,6 +11,7 @@ import requests
 from sqlalchemy import select
 
 from models import ApiKey, RequestLog
+from tests.support.logs import log_row
 from tests.gateway.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, PREFIX
 
 CHROMIUM = "/usr/bin/chromium"
@@ -162,7 +163,7 @@ def test_request_logs_after_an_api_call(signed_in, live, services, ui_key, doubl
                          headers={"Authorization": f"Bearer {secret}"}, timeout=20)
     assert resp.status_code == 200 and "set-cookie" not in resp.headers
     request_id = resp.headers["x-request-id"]
-    services.log_writer.flush()
+    log_row(services, request_id)                    # handed over once the server closed the response
     signed_in.get(f"{live.url}/admin/logs/")
     rows = [r for r in _all_css(signed_in, "table.model-list tbody tr") if request_id in r.text]
     assert len(rows) == 1

@@ -11,6 +11,7 @@ from app import create_app
 from gateway.admin import session_secret
 from gateway.secrets import load_or_create_key
 from models import AdminUser, ApiKey, ModelPrice, Provider, RequestAttempt, RequestLog, Route
+from tests.support.logs import log_row
 from tests.gateway.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, PREFIX, AdminClient, csrf_of
 
 HELLO = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
@@ -376,7 +377,8 @@ def test_route_targets_are_reordered_and_deleted_inline(admin, services):
 def test_request_logs_are_read_only_with_attempts(admin, services, api_key, double):
     resp = admin.http.post("/v1/chat/completions", json=HELLO, headers=_bearer(api_key))
     request_id = resp.headers["x-request-id"]
-    services.log_writer.flush()
+    resp.close()                                # as a WSGI server does: the row is handed over on close
+    log_row(services, request_id)
     row = _one(services, select(RequestLog).where(RequestLog.request_id == request_id))
     listing = admin.get("/admin/logs/")
     assert listing.status_code == 200 and request_id in listing.text
@@ -400,7 +402,9 @@ def test_request_logs_filters(admin, services, api_key, double):
     request_id = resp.headers["x-request-id"]
     bad = admin.http.post("/v1/chat/completions", json=HELLO | {"model": "nowhere/x"}, headers=_bearer(api_key))
     bad_id = bad.headers["x-request-id"]
-    services.log_writer.flush()
+    resp.close(), bad.close()
+    log_row(services, request_id)
+    log_row(services, bad_id)
     page = admin.get("/admin/logs/").text
     assert "Key" in page and "tests (" in page                      # the key filter lists keys by name
     by_key = admin.get(f"/admin/logs/?flt0_key_equals={key_id}&flt1_stream_equals=0").text

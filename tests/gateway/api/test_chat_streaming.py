@@ -1,4 +1,5 @@
 """stream: true through a live gateway and the OpenAI double: SDK iteration, usage, errors, disconnects, keep-alive."""
+import dataclasses
 import json
 import time
 
@@ -155,20 +156,51 @@ def test_client_disconnect_closes_upstream_and_logs_client_closed(live, api_key,
     assert row.error_code == "client_closed" and row.status == 499 and row.stream
 
 
+def _timings(services, monkeypatch, **changes):
+    monkeypatch.setattr(services.pipeline, "timings", dataclasses.replace(services.pipeline.timings, **changes))
+
+
 def test_keepalive_comments_during_a_long_pause(live, api_key, double, services, monkeypatch):
-    monkeypatch.setattr(services.settings, "STREAM_KEEPALIVE_S", 0.2)
+    _timings(services, monkeypatch, keepalive_s=0.2)
     completion = _default_openai({"model": "gpt-4o-mini", "messages": HELLO})
     pieces = openai_stream(completion)
-    double.enqueue("gpt-4o-mini", {"stream": [0.9] + pieces})
+    double.enqueue("gpt-4o-mini", {"stream": pieces[:1] + [0.9] + pieces[1:]})
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
     events, comments = _sse_bodies(resp)
     assert resp.status_code == 200 and comments.count(": keep-alive") >= 2
     assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events) == "Echo: Hello"
 
 
+def test_silence_after_the_headers_is_a_timeout_of_that_attempt_and_the_fallback_serves(live, api_key, double):
+    """An upstream that sends its headers and then nothing is not a success: within the route's timeout (1 s for
+    `quick`) no chunk came, so the next target serves, and the client sees a normal stream."""
+    pieces = openai_stream(openai_completion("slow-a", "late"))
+    double.enqueue("slow-a", {"stream": [3.0] + pieces})
+    resp = _post(live, api_key, {"model": "quick", "messages": HELLO, "stream": True})
+    events, _ = _sse_bodies(resp)
+    assert resp.status_code == 200
+    assert resp.headers["x-gateway-attempts"] == "local/slow-a:timeout,local/fast-a:ok"
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == \
+        "Echo: Hello"
+    assert resp.content.endswith(b"[DONE]\n\n")
+
+
+def test_a_stream_may_be_silent_longer_than_the_route_timeout_after_its_first_chunk(live, api_key, double,
+                                                                                   services, monkeypatch):
+    """The route's timeout (1 s for `quick`) bounds the wait for the first chunk; after it, only the idle timeout
+    bounds the gaps (a reasoning model thinking silently mid-stream is not cut at the route timeout)."""
+    _timings(services, monkeypatch, keepalive_s=0.3, idle_timeout_s=5)
+    pieces = openai_stream(openai_completion("slow-a", "thinks long"))
+    double.enqueue("slow-a", {"stream": pieces[:1] + [1.6] + pieces[1:]})
+    resp = _post(live, api_key, {"model": "quick", "messages": HELLO, "stream": True})
+    events, comments = _sse_bodies(resp)
+    assert resp.headers["x-gateway-attempts"] == "local/slow-a:ok" and comments.count(": keep-alive") >= 2, events
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == \
+        "thinks long", events
+
+
 def test_idle_timeout_ends_the_stream_with_an_error_event(live, api_key, double, services, monkeypatch):
-    monkeypatch.setattr(services.settings, "STREAM_KEEPALIVE_S", 0.1)
-    monkeypatch.setattr(services.settings, "STREAM_IDLE_TIMEOUT_S", 0.4)
+    _timings(services, monkeypatch, keepalive_s=0.1, idle_timeout_s=0.4)
     pieces = openai_stream(openai_completion("gpt-4o-mini", "slow"))
     double.enqueue("gpt-4o-mini", {"stream": pieces[:1] + [2.0] + pieces[1:]})
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})

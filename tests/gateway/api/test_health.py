@@ -76,7 +76,11 @@ def test_not_ready_while_the_log_writer_is_backed_up_past_the_bound(backlogged, 
     assert requests.get(f"{server.url}/readyz").status_code == 200                   # nothing queued yet
     resp = requests.post(f"{server.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
                          json={"model": "openai/gpt-4o-mini", "messages": HELLO})
-    assert resp.status_code == 200 and svc.log_writer.pending == 1
+    assert resp.status_code == 200
+    deadline = time.time() + 5                     # the row is handed over once the server closed the response
+    while svc.log_writer.pending < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    assert svc.log_writer.pending == 1
     message = _not_ready(requests.get(f"{server.url}/readyz"))
     assert "log writer is backed up (1 rows queued" in message and "SWITCHYARD_READY_MAX_LOG_BACKLOG=0" in message
     metrics = requests.get(f"{server.url}/metrics").text

@@ -5,6 +5,7 @@ import openai
 import pytest
 import requests
 
+from tests.support.logs import log_row as wait_row
 from tests.support.openapi import assert_valid
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -142,7 +143,7 @@ def test_every_attempt_is_recorded_with_the_log_row(client, double, services):
     double.enqueue("gpt-4o-2024-08-06", E500, E500, E500)
     raw = _raw(client, "sturdy")
     rid = raw.headers["x-request-id"]
-    services.log_writer.flush()
+    wait_row(services, rid)
     with services.sessionmaker() as s:
         log_row = s.scalar(select(RequestLog).where(RequestLog.request_id == rid))
         attempts = s.scalars(select(RequestAttempt).where(RequestAttempt.request_id == rid)

@@ -10,7 +10,8 @@ from gateway.values import Target, Usage
 from gateway.sse import SSEEvent
 from tests.support.double_anthropic import answer_for, anthropic_stream
 from tests.support.openapi import assert_valid
-from tests.support.streams import decode, run
+from gateway.chunks import ChunkEnvelope
+from tests.support.streams import decode, envelope_of, run
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "anthropic"
 STREAMS = sorted(p.name for p in FIXTURES.glob("stream_*.json"))
@@ -26,7 +27,7 @@ def load(name: str) -> dict:
 
 
 def state_for(fx: dict) -> AnthropicStreamState:
-    state = ADAPTER.stream_state(TARGET, fx["chunk_id"], fx["created"], fx["requested_model"], fx["include_usage"])
+    state = ADAPTER.stream_state(TARGET)
     assert isinstance(state, AnthropicStreamState)
     return state
 
@@ -42,7 +43,7 @@ def test_stream_golden(name):
     events = decode(raw)
     assert decode(raw, piece=1) == events            # any network split gives the same events
     state = state_for(fx)
-    chunks, error = run(state, events)
+    chunks, error = run(state, events, envelope_of(fx))
     assert chunks == fx["chunks"]
     for chunk in chunks:
         assert_valid(chunk, "CreateChatCompletionStreamResponse")
@@ -60,7 +61,7 @@ def test_stream_golden(name):
 
 def test_tool_indexes_count_tool_blocks_only():
     fx = load("stream_tools.json")
-    chunks, _ = run(state_for(fx), decode(fx["upstream_sse"].encode()))
+    chunks, _ = run(state_for(fx), decode(fx["upstream_sse"].encode()), envelope_of(fx))
     calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks if "tool_calls" in c["choices"][0]["delta"]]
     firsts = [(c["index"], c["id"], c["function"]["name"]) for c in calls if "id" in c]
     assert firsts == [(0, "toolu_01Paris", "get_weather"), (1, "toolu_02Rome", "get_weather")]
@@ -69,7 +70,7 @@ def test_tool_indexes_count_tool_blocks_only():
 
 
 def test_ping_and_non_json_data():
-    state = AnthropicStreamState("c", 1, "m")
+    state = AnthropicStreamState()
     assert state.feed(SSEEvent('{"type": "ping"}', "ping")) == []
     with pytest.raises(exc.ProviderUnavailable):
         state.feed(SSEEvent("not json", "message_start"))
@@ -81,7 +82,7 @@ def test_ping_and_non_json_data():
                                                ("api_error", exc.ProviderUnavailable, 502),
                                                ("something_new", exc.ProviderUnavailable, 502)])
 def test_error_events_map_by_type(kind, cls, status):
-    state = AnthropicStreamState("c", 1, "m")
+    state = AnthropicStreamState()
     event = SSEEvent(json.dumps({"type": "error", "error": {"type": kind, "message": "boom"}}), "error")
     with pytest.raises(cls) as info:
         state.feed(event)
@@ -121,8 +122,9 @@ def test_the_doubles_stream_and_body_translate_to_the_same_answer(body):
     """The double's SSE rendering and the stream state agree with the non-streaming translation."""
     answer = answer_for(body)
     message = ADAPTER.parse_response(answer, TARGET, "anthropic/claude-sonnet-4-5").body["choices"][0]
-    state = AnthropicStreamState("c", 1, "anthropic/claude-sonnet-4-5")
-    chunks, error = run(state, decode(b"".join(anthropic_stream(answer))))
+    state = AnthropicStreamState()
+    chunks, error = run(state, decode(b"".join(anthropic_stream(answer))),
+                        ChunkEnvelope("c", 1, "anthropic/claude-sonnet-4-5"))
     assert error is None
     got = _reassemble(chunks)
     want = message["message"]

@@ -12,6 +12,7 @@ from gateway.providers.gemini.stream import GeminiStreamState
 from gateway.sse import SSEDecoder, SSEEvent
 from tests.support.double_gemini import sse_stream
 from tests.support.openapi import assert_valid
+from tests.support.streams import envelope_of
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "gemini"
 STREAMS = sorted(FIXTURES.glob("stream_*.json"))
@@ -27,17 +28,17 @@ def splits(raw: bytes) -> dict[str, list[bytes]]:
 
 
 def run(fixture: dict, pieces: list[bytes]) -> tuple[list[dict], GeminiStreamState, exc.GatewayError | None]:
-    state = GeminiAdapter().stream_state(TARGET, fixture["chunk_id"], fixture["created"], fixture["requested_model"],
-                                         fixture["include_usage"])
+    state = GeminiAdapter().stream_state(TARGET)
+    envelope = envelope_of(fixture)
     decoder = SSEDecoder()
     chunks: list[dict] = []
     try:
         for piece in pieces:
             for event in decoder.feed(piece):
-                chunks += state.feed(event)
+                chunks += map(envelope.stamp, state.feed(event))
         for event in decoder.close():
-            chunks += state.feed(event)
-        chunks += state.finish()
+            chunks += map(envelope.stamp, state.feed(event))
+        chunks += map(envelope.stamp, state.finish())
     except exc.GatewayError as e:
         return chunks, state, e
     return chunks, state, None
@@ -77,18 +78,18 @@ def test_stream_and_non_stream_agree_on_tool_call_ids():
 
 
 def test_blank_and_comment_events_send_nothing():
-    state = GeminiStreamState("c", 1, "m")
+    state = GeminiStreamState()
     assert state.feed(SSEEvent("")) == [] and state.feed(SSEEvent("  ")) == []
 
 
 def test_a_non_json_event_is_a_provider_failure():
     with pytest.raises(exc.ProviderUnavailable):
-        GeminiStreamState("c", 1, "m").feed(SSEEvent("not json"))
+        GeminiStreamState().feed(SSEEvent("not json"))
 
 
 def test_an_empty_stream_is_a_provider_failure():
     with pytest.raises(exc.ProviderUnavailable):
-        GeminiStreamState("c", 1, "m").finish()
+        GeminiStreamState().finish()
 
 
 def test_the_double_streams_what_the_state_machine_reads():

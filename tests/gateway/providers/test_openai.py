@@ -235,7 +235,7 @@ def test_history_extensions_kept_for_compatible_servers_only():
 
 
 def test_stream_state_is_the_variants():
-    state = ADAPTER.stream_state(target("mistral", "m"), "c", 1, "m", False)
+    state = ADAPTER.stream_state(target("mistral", "m"))
     assert isinstance(state, OpenAIStreamState) and state.variant is VARIANTS["mistral"]
 
 

@@ -10,7 +10,7 @@ from gateway.values import Target, Usage
 from gateway.providers.openai import VARIANTS, OpenAIAdapter, OpenAIStreamState
 from gateway.sse import SSEEvent
 from tests.support.openapi import assert_valid
-from tests.support.streams import decode, run
+from tests.support.streams import decode, envelope_of, run
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "openai"
 STREAMS = sorted(p.name for p in FIXTURES.glob("stream_*.json"))
@@ -31,8 +31,7 @@ def target(provider: str, upstream_model: str, **over) -> Target:
 
 
 def state_for(fx: dict) -> OpenAIStreamState:
-    state = ADAPTER.stream_state(target(**fx["target"]), fx["chunk_id"], fx["created"], fx["requested_model"],
-                                 fx["include_usage"])
+    state = ADAPTER.stream_state(target(**fx["target"]))
     assert isinstance(state, OpenAIStreamState)
     return state
 
@@ -48,7 +47,7 @@ def test_stream_golden(name):
     events = decode(raw)
     assert decode(raw, piece=1) == events            # any network split gives the same events
     state = state_for(fx)
-    chunks, error = run(state, events)
+    chunks, error = run(state, events, envelope_of(fx))
     assert chunks == fx["chunks"]
     for chunk in chunks:
         assert_valid(chunk, "CreateChatCompletionStreamResponse")
@@ -87,22 +86,22 @@ def _reassemble(chunks: list[dict]) -> dict:
 ])
 def test_tool_calls_reassemble_by_index(name, calls):
     fx = load(name)
-    chunks, _ = run(state_for(fx), decode(fx["upstream_sse"].encode()))
+    chunks, _ = run(state_for(fx), decode(fx["upstream_sse"].encode()), envelope_of(fx))
     got = _reassemble(chunks)["tool_calls"]
     assert [(got[i]["id"], json.loads(got[i]["arguments"])) for i in sorted(got)] == calls
 
 
 def test_reasoning_deltas_reassemble():
     fx = load("stream_deepseek_reasoning.json")
-    msg = _reassemble(run(state_for(fx), decode(fx["upstream_sse"].encode()))[0])
+    msg = _reassemble(run(state_for(fx), decode(fx["upstream_sse"].encode()), envelope_of(fx))[0])
     assert (msg["reasoning_content"], msg["content"]) == ("9.11 vs 9.8: compare tenths.", "9.8 is larger.")
     fx = load("stream_mistral_thinking.json")
-    msg = _reassemble(run(state_for(fx), decode(fx["upstream_sse"].encode()))[0])
+    msg = _reassemble(run(state_for(fx), decode(fx["upstream_sse"].encode()), envelope_of(fx))[0])
     assert (msg["reasoning_content"], msg["content"]) == ("97: not divisible by 2, 3, 5, 7.", "Yes, prime.")
 
 
 def test_non_json_data_and_empty_events():
-    state = OpenAIStreamState("c", 1, "m")
+    state = OpenAIStreamState()
     assert state.feed(SSEEvent("[DONE]", None)) == [] and state.feed(SSEEvent("", None)) == []
     assert state.feed(SSEEvent("[1, 2]", None)) == []
     with pytest.raises(exc.ProviderUnavailable):
@@ -110,14 +109,14 @@ def test_non_json_data_and_empty_events():
 
 
 def test_a_stream_with_no_choice_at_all_is_cut():
-    state = OpenAIStreamState("c", 1, "m", variant=VARIANTS["openai"])
+    state = OpenAIStreamState(variant=VARIANTS["openai"])
     state.feed(SSEEvent(json.dumps({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 0}}), None))
     with pytest.raises(exc.ProviderUnavailable):
         state.finish()
 
 
 def test_every_choice_needs_its_finish_reason():
-    state = OpenAIStreamState("c", 1, "m")
+    state = OpenAIStreamState()
     for index, finish in ((0, None), (1, None), (0, "stop")):
         state.feed(SSEEvent(json.dumps({"choices": [{"index": index, "delta": {"content": "x"},
                                                      "finish_reason": finish}]}), None))
@@ -134,7 +133,7 @@ def test_every_choice_needs_its_finish_reason():
     ("plain text error", exc.ProviderUnavailable, 502),
 ])
 def test_error_events_map_by_code(error, cls, status):
-    state = OpenAIStreamState("c", 1, "m")
+    state = OpenAIStreamState()
     with pytest.raises(cls) as info:
         state.feed(SSEEvent(json.dumps({"error": error}), None))
     assert info.value.status == status
