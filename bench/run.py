@@ -26,7 +26,7 @@ deploy/gunicorn.conf.py, a fresh SQLite database, request logging, a real key, a
 scenario of bench/scenarios.py straight against the double and through the gateway, back to back. Writes
 bench/results/latest.md and bench/results/<timestamp>.json; bench/README.md explains the scenarios.
 
-    python -m bench.run                   # full run, about 2 minutes
+    python -m bench.run                   # full run, about 2.5 minutes
     python -m bench.run --quick           # shorter runs, about 1 minute
     python -m bench.run --target http://127.0.0.1:4000 --auth-header "Authorization: Bearer sk-..." \\
         --model bench-fast --double-port 18091 --label litellm     # a peer instead of ours

@@ -33,6 +33,7 @@ NOTES = ("errors", "failed", "machine", "none")     # what explains a missed tar
 class Upstream:
     """The double's mode during a scenario (POST /_bench/mode; bench/double.js)."""
     delay_ms: float = 0
+    delay_max_ms: float = 0     # above delay_ms: each answer waits a uniform random time between the two
     chunks: int = 20
     chunk_delay_ms: float = 0
 
@@ -41,15 +42,18 @@ class Upstream:
 
     @property
     def mean_delay_ms(self) -> float:
-        return self.delay_ms
+        return (self.delay_ms + max(self.delay_ms, self.delay_max_ms)) / 2
 
     def latency(self) -> str:
-        """Its delay as text: 50 ms."""
+        """Its delay as text: 50 ms, or 20-80 ms."""
+        if self.delay_max_ms > self.delay_ms:
+            return f"{self.delay_ms:g}-{self.delay_max_ms:g} ms"
         return f"{self.delay_ms:g} ms"
 
 
 FAST = Upstream()
 SLOW = Upstream(delay_ms=50)                            # 50 ms to the answer, or to the first chunk then 20 at once
+VARIED = Upstream(delay_ms=20, delay_max_ms=80)         # 20-80 ms, uniform per request: upstreams are not in step
 TRICKLE = Upstream(chunk_delay_ms=50)                   # a chunk every 50 ms (issue 5)
 
 
@@ -148,7 +152,8 @@ def upstream_load(key: str, title: str, upstream: Upstream, concurrency: int, st
     what = f"{upstream.latency()} upstream {label}"
     s = Scenario(key, title, WRK, WRK_METRICS, upstream=upstream, concurrency=concurrency, stream=stream,
                  length="slow_s", **flags)
-    hint = f"ideal {s.ideal_rps:,.0f} req/s at {upstream.mean_delay_ms:g} ms"
+    mean = "" if upstream.delay_max_ms <= upstream.delay_ms else " mean"
+    hint = f"ideal {s.ideal_rps:,.0f} req/s at {upstream.mean_delay_ms:g} ms{mean}"
     return replace(s, hints={"rps": hint}, targets=(
         Target(f"{key}_p50", f"{what}: p50 within 10% of the upstream's", "p50_ms", "≤ 1.1 × direct",
                of_direct=1.10, note="machine"),
@@ -185,6 +190,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     upstream_load("4_slow_c256", "4. 50 ms upstream, c=256", SLOW, 256, memory_peak=True, load_note=True),
     upstream_load("4_slow_c256_stream", "4. 50 ms upstream, c=256, streaming", SLOW, 256, stream=True,
                   memory_peak=True),
+    # the same mean delay, but each answer 20-80 ms: closed-loop clients no longer fall into step (waves)
+    upstream_load("4_jitter_c64", "4. 20-80 ms upstream (uniform), c=64", VARIED, 64),
+    upstream_load("4_jitter_c256", "4. 20-80 ms upstream (uniform), c=256", VARIED, 256, load_note=True),
     MEMORY_SCENARIO,
     Scenario("6_1000_streams", "6. {streams:,} streams at once, a chunk every 50 ms", STREAMS, STREAMS_METRICS,
              upstream=TRICKLE, stream=True, length="streams_n", one_worker=True,

@@ -1,6 +1,7 @@
 """The benchmark's scenario table holds together (no load is run): keys, metrics, targets, and the report from it."""
 import json
 import pathlib
+import re
 from dataclasses import replace
 
 import pytest
@@ -74,7 +75,15 @@ def test_the_checks_catch_a_broken_table(break_it, found):
 def test_older_results_keep_their_keys():
     old = json.loads(OLDER_RUN.read_text())
     assert set(old["scenarios"]) <= {s.key for s in SCENARIOS}
-    assert [t["id"] for t in old["targets"]["switchyard"]] == [t.id for s in SCENARIOS for t in s.targets]
+    old_ids = [t["id"] for t in old["targets"]["switchyard"]]
+    assert [i for i in (t.id for s in SCENARIOS for t in s.targets) if i in old_ids] == old_ids   # same order too
+
+
+def test_every_mode_sets_all_of_the_doubles_mode():
+    """Else a field (delay_max_ms after the 20-80 ms scenarios) would carry over into the next scenario."""
+    js = (RESULTS.parent / "double.js").read_text()
+    fields = set(re.findall(r"(\w+):", re.search(r"const mode = \{([^}]*)\}", js).group(1)))
+    assert fields and all(set(s.upstream.mode()) == fields for s in SCENARIOS)
 
 
 def fake_run(s, gateway: bool) -> dict:
