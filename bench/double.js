@@ -3,21 +3,23 @@
 //   node bench/double.js PORT            listens on 127.0.0.1:PORT, prints "listening PORT" when ready
 //
 // POST .../chat/completions  (any path ending so: /v1/chat/completions, /openai/v1/chat/completions...)
-//   non-streaming: a chat.completion with usage, after `delay_ms`.
-//   "stream": true: text/event-stream, chunked; after `delay_ms` a role chunk, then `chunks` content chunks
+//   non-streaming: a chat.completion with usage, after `delay_ms`; when `delay_max_ms` is above `delay_ms`, after
+//   a uniform random time between the two, drawn per request (upstreams do not answer in lockstep).
+//   "stream": true: text/event-stream, chunked; after that delay a role chunk, then `chunks` content chunks
 //   `chunk_delay_ms` apart, a finish chunk, a usage chunk (choices: []) when stream_options.include_usage is
 //   true, then `data: [DONE]`.
 // The behaviour comes from the current mode (set by the harness with POST /_bench/mode, so that it is the same
 // whether the request comes straight from the load generator or through any gateway), overridden per request by
-//   - the model name: "delay-50" (50 ms before the answer), "chunks-20", "chunkdelay-5", combinable:
-//     "delay-5.chunks-10.chunkdelay-5";
-//   - the headers x-bench-delay-ms, x-bench-chunks, x-bench-chunk-delay-ms (only when called directly).
+//   - the model name: "delay-50" (50 ms before the answer), "delaymax-80" (20-80 ms with delay-20), "chunks-20",
+//     "chunkdelay-5", combinable: "delay-5.chunks-10.chunkdelay-5";
+//   - the headers x-bench-delay-ms, x-bench-delay-max-ms, x-bench-chunks, x-bench-chunk-delay-ms (only when called
+//     directly).
 // GET /_bench/mode -> the mode; GET /_bench/stats -> counters; GET /healthz -> ok.
 'use strict';
 const http = require('http');
 
 const port = parseInt(process.argv[2] || process.env.BENCH_DOUBLE_PORT || '18091', 10);
-const mode = { delay_ms: 0, chunks: 20, chunk_delay_ms: 0 };
+const mode = { delay_ms: 0, delay_max_ms: 0, chunks: 20, chunk_delay_ms: 0 };
 const stats = { requests: 0, streams: 0, open_streams: 0, max_open_streams: 0, bad_requests: 0 };
 const CREATED = 1732000000;
 const CONTENT = 'Hello from the bench double.';
@@ -47,19 +49,23 @@ function chunk(model, choices, usage) {
 }
 
 function optionsFor(req, model) {
-  const o = { delay_ms: mode.delay_ms, chunks: mode.chunks, chunk_delay_ms: mode.chunk_delay_ms };
+  const o = { delay_ms: mode.delay_ms, delay_max_ms: mode.delay_max_ms, chunks: mode.chunks,
+    chunk_delay_ms: mode.chunk_delay_ms };
   const h = req.headers;
   if (h['x-bench-delay-ms'] !== undefined) o.delay_ms = Number(h['x-bench-delay-ms']) || 0;
+  if (h['x-bench-delay-max-ms'] !== undefined) o.delay_max_ms = Number(h['x-bench-delay-max-ms']) || 0;
   if (h['x-bench-chunks'] !== undefined) o.chunks = Number(h['x-bench-chunks']) || 0;
   if (h['x-bench-chunk-delay-ms'] !== undefined) o.chunk_delay_ms = Number(h['x-bench-chunk-delay-ms']) || 0;
   if (typeof model === 'string') {
     for (const part of model.split(/[./:]/)) {
-      const m = /^(delay|chunks|chunkdelay)-(\d+(?:\.\d+)?)$/.exec(part);
+      const m = /^(delay|delaymax|chunks|chunkdelay)-(\d+(?:\.\d+)?)$/.exec(part);
       if (!m) continue;
       const v = Number(m[2]);
-      if (m[1] === 'delay') o.delay_ms = v; else if (m[1] === 'chunks') o.chunks = v; else o.chunk_delay_ms = v;
+      if (m[1] === 'delay') o.delay_ms = v; else if (m[1] === 'delaymax') o.delay_max_ms = v;
+      else if (m[1] === 'chunks') o.chunks = v; else o.chunk_delay_ms = v;
     }
   }
+  if (o.delay_max_ms > o.delay_ms) o.delay_ms += Math.random() * (o.delay_max_ms - o.delay_ms);
   return o;
 }
 

@@ -1,15 +1,25 @@
-"""Processes the harness starts (and always stops), and what /proc says about CPU time and memory."""
+"""Processes the harness starts (and always stops), what /proc says about CPU time and memory, and its log line."""
 import contextlib
 import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PR_SET_PDEATHSIG = 1
+T0 = time.monotonic()
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+class Abort(Exception):
+    """The run cannot go on (a tool missing, a process that would not start): stop everything, keep the notes."""
 
 
 def _die_with_parent() -> None:
