@@ -88,7 +88,7 @@ class Transport:
                 if left <= 0:
                     raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.")
                 _set_timeout(raw, left)
-                data = raw.read(65536, decode_content=True)
+                data = raw.read1(65536)             # what has arrived: read() would wait for all 64 KiB
                 if not data:
                     break
                 parts.append(data)

@@ -144,7 +144,10 @@ class ProviderDouble:
     """A real HTTP server. `enqueue(model, reply...)` scripts the next answers for an upstream model id; a reply
     is {"status": int, "body": dict|str|bytes, "headers": dict, "delay": seconds} or, for a stream,
     {"stream": [bytes or pause seconds, ...], "chunk_delay": seconds} (sent as text/event-stream, connection
-    closed at the end; leave out the final events to simulate a cut). Unscripted requests get the protocol handler's default.
+    closed at the end; leave out the final events to simulate a cut). A stream reply with "hold_s" then keeps
+    the connection open that long, reading it: when the gateway closes it, the time goes to `hung_up[model]`.
+    {"dribble": bytes, "every": seconds} sends a JSON answer one byte at a time (its Content-Length first).
+    Unscripted requests get the protocol handler's default.
     A protocol handler module has `default_reply(double, path, headers, body) -> reply dict` and
     `model_of(path, body) -> str`."""
 
@@ -158,6 +161,7 @@ class ProviderDouble:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.closed_streams: list[str] = []   # models whose stream the client closed before the end
+        self.hung_up: dict[str, float] = {}  # model -> time.monotonic() when the gateway closed a held stream
 
     @property
     def url(self) -> str:
@@ -175,6 +179,7 @@ class ProviderDouble:
         with self._lock:
             self.requests.clear()
             self.calls.clear()
+            self.hung_up.clear()
             self._scripts.clear()
 
     def enqueue(self, model: str, *replies: dict) -> None:
@@ -236,6 +241,28 @@ class ProviderDouble:
                 except (BrokenPipeError, ConnectionResetError):
                     with double._lock:
                         double.closed_streams.append(model)
+                    return
+                if reply.get("hold_s"):
+                    self.connection.settimeout(reply["hold_s"])
+                    try:
+                        if self.connection.recv(1) == b"":
+                            double.hung_up[model] = time.monotonic()
+                    except (OSError, TimeoutError):
+                        pass
+
+            def _dribble(self, reply: dict):
+                data = reply["dribble"]
+                self.send_response(reply.get("status", 200))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(reply["every"])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -251,12 +278,14 @@ class ProviderDouble:
                 reply = double._next_reply(model)
                 if reply is not None and reply.get("delay"):
                     time.sleep(reply["delay"])
-                if reply is None or ("body" not in reply and "stream" not in reply):
+                if reply is None or not {"body", "stream", "dribble"} & set(reply):
                     default = handler.default_reply(double, self.path, dict(self.headers), body or {}) \
                         if handler else {"status": 404, "body": {"error": {"message": f"no route {self.path}"}}}
                     reply = {**default, **(reply or {})} if reply else default
                 if "stream" in reply:
                     return self._stream(reply, model)
+                if "dribble" in reply:
+                    return self._dribble(reply)
                 return self._send(reply.get("status", 200), reply.get("body", {}), reply.get("headers"))
 
         return Handler

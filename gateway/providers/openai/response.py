@@ -75,6 +75,8 @@ def reasoning_fields(message: dict) -> None:
         reasoning = message.pop("reasoning")
         if isinstance(reasoning, str) and message.get("reasoning_content") is None:
             message["reasoning_content"] = reasoning
+    if not isinstance(message.get("reasoning_content"), (str, type(None))):
+        raise exc.ProviderUnavailable("The provider sent a reasoning_content that is not text.")
 
 
 def tool_call(raw: Any, seed: str) -> dict:
