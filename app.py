@@ -11,7 +11,6 @@ def create_app(config: dict | None = None) -> Flask:
     from gateway.api import register_blueprints
     from gateway.cli import register_cli
     from gateway.errors import init_errors
-    from gateway.extensions import limiter
     from gateway.limits import storage_config
     from gateway.services import Services
 
@@ -23,7 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(storage_config(settings.REDIS_URL, settings.REDIS_PREFIX))
     app.extensions["switchyard"] = Services.build(settings)
     init_errors(app)
-    limiter.init_app(app)
+    app.extensions["switchyard"].limiter.init_app(app)
     register_blueprints(app)
     init_admin(app)
     register_cli(app)

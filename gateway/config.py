@@ -40,7 +40,6 @@ class Settings:
     METRICS_TOKEN: str | None = _setting(None, "SWITCHYARD_METRICS_TOKEN")      # set: /metrics needs the bearer
     READY_MAX_LOG_BACKLOG: int = _setting(10000, "SWITCHYARD_READY_MAX_LOG_BACKLOG")  # queued rows /readyz allows
     TESTING: bool = False
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "Settings":
@@ -56,12 +55,15 @@ class Settings:
         return s
 
     def update(self, overrides: dict | None) -> "Settings":
+        """These settings with `overrides` applied; an unknown name is an error (a typo such as DATABSE_URL must
+        not be accepted silently)."""
         names = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides or {}) - names)
+        if unknown:
+            raise ValueError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the settings "
+                             f"are those of gateway/config.py (Settings)")
         for k, v in (overrides or {}).items():
-            if k in names:
-                setattr(self, k, v)
-            else:
-                self.extra[k] = v
+            setattr(self, k, v)
         return self
 
 

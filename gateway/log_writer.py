@@ -129,6 +129,6 @@ class LogWriter:
         return len(rows)
 
     def close(self) -> None:
-        """Flush on shutdown: called by the worker's exit hook and atexit."""
+        """Flush on shutdown: called by the server's exit path (gunicorn's worker_exit hook, deploy/waitress_serve.py)."""
         self._stopping = True
         self.flush()

@@ -1,11 +1,11 @@
 """The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline)."""
-import atexit
 import logging
 import os
 import time
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_limiter import Limiter
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker as SessionMaker
 
@@ -17,6 +17,7 @@ from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.exceptions import Unavailable
+from gateway.limits import make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.streaming import StreamTimings
@@ -44,6 +45,7 @@ class Services:
     started: bool = False
     _background: bool = False               # the background refresh is running (started once per process)
     _last_load_try: float = -1e9
+    limiter: Limiter | None = None           # per-key request rates, bound to this app in create_app
     access_log: AccessLog | None = None     # SWITCHYARD_ACCESS_LOG=json: one JSON line per request on stdout
 
     @classmethod
@@ -68,7 +70,7 @@ class Services:
                                      StreamTimings(settings.STREAM_KEEPALIVE_S, settings.STREAM_IDLE_TIMEOUT_S,
                                                    settings.STREAM_MAX_S)),
                    ledger=SpendLedger(sm), metrics=Metrics(),
-                   access_log=AccessLog() if settings.ACCESS_LOG == "json" else None)
+                   access_log=AccessLog() if settings.ACCESS_LOG == "json" else None, limiter=make_limiter())
 
     def finish(self, rec: RequestRecord) -> None:
         """A request is over (a stream: its last byte): hand its log row over, charge its key, count it, write its
@@ -95,7 +97,6 @@ class Services:
             self._background = True
             self.catalog.also_refresh.append(self.ledger.refresh)
             self.catalog.start()
-            atexit.register(self.shutdown)
         if not self.catalog.loaded:
             now = time.monotonic()
             if now - self._last_load_try < 1.0:

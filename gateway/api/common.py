@@ -43,7 +43,7 @@ def authenticate() -> KeyRecord:
     rec = g.get("rec")
     if rec is not None:
         rec.admitted(key.id, key.prefix)
-    check_rate(key, svc.settings.RATELIMIT_DEFAULT)
+    check_rate(svc.limiter, key, svc.settings.RATELIMIT_DEFAULT)
     svc.ledger.check(key)
     return key
 

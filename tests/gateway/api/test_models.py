@@ -1,4 +1,6 @@
 """GET /v1/models, /v1/models/<id>, health, and the error envelope on paths and methods we do not serve."""
+import time
+
 import openai
 import pytest
 import requests
@@ -68,8 +70,14 @@ def test_metrics_count_requests_tokens_and_cost(live, client, double):
         return 0.0
     before = requests.get(f"{live.url}/metrics").text
     client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-    after = requests.get(f"{live.url}/metrics").text
     ok = dict(endpoint="chat.completions", provider="openai", code="ok", stream="false")
+    deadline = time.time() + 5                      # counted when the server has closed the response
+    while True:
+        after = requests.get(f"{live.url}/metrics").text
+        if sample(after, "switchyard_requests_total", **ok) > sample(before, "switchyard_requests_total", **ok) \
+                or time.time() > deadline:
+            break
+        time.sleep(0.02)
     assert sample(after, "switchyard_requests_total", **ok) == sample(before, "switchyard_requests_total", **ok) + 1
     prompt = dict(provider="openai", model="gpt-4o-mini", kind="prompt")
     assert sample(after, "switchyard_tokens_total", **prompt) - sample(before, "switchyard_tokens_total", **prompt) == 12
