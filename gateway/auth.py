@@ -59,19 +59,16 @@ class KeyCache:
     MAX_ENTRIES = 50_000
     VERSION_CHECK_S = 1.0
 
-    def __init__(self, sessionmaker, ttl_s: float = 30.0, negative_ttl_s: float = 2.0, redis_url: str | None = None,
+    def __init__(self, sessionmaker, ttl_s: float = 30.0, negative_ttl_s: float = 2.0, redis=None,
                  prefix: str = "switchyard:"):
         self._sessionmaker = sessionmaker
         self._ttl = ttl_s
         self._neg_ttl = negative_ttl_s
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
-        self._redis = None
+        self._redis = redis                 # the services' client (gateway/redis_client.py), or None
         self._version_key = f"{prefix}keys:version"
         self._version: bytes | None = None
         self._version_checked = 0.0
-        if redis_url:
-            import redis
-            self._redis = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     def _check_version(self, now: float) -> None:
         if self._redis is None or now - self._version_checked < self.VERSION_CHECK_S:

@@ -1,7 +1,6 @@
 """flask commands: db upgrade, keys create/list/revoke, config import/export, admin users, bootstrap for `make run`."""
 import os
 import sys
-from datetime import datetime, timezone
 
 import click
 import yaml
@@ -11,7 +10,7 @@ from sqlalchemy import func, or_, select
 
 from gateway import config_file, db
 from gateway.admin.users import AdminUserError, create_admin_user, set_admin_password
-from gateway.auth import generate_key
+from gateway.keys import create_key, revoke
 from gateway.config import ROOT
 from gateway.services import services
 from models import ApiKey, ModelPrice
@@ -23,14 +22,6 @@ logs_cli = AppGroup("logs", help="Request logs.")
 keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
 config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
 admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
-
-
-def create_key(sessionmaker, name: str, rpm_limit: int | None = None) -> tuple[ApiKey, str]:
-    secret, digest, prefix = generate_key()
-    with sessionmaker() as s, s.begin():
-        row = ApiKey(name=name, key_hash=digest, prefix=prefix, enabled=True, rpm_limit=rpm_limit)
-        s.add(row)
-    return row, secret
 
 
 @db_cli.command("upgrade")
@@ -102,8 +93,7 @@ def keys_revoke(id_or_prefix: str):
         rows = s.scalars(select(ApiKey).where(cond)).all()
         if len(rows) != 1:
             raise click.ClickException(f"{len(rows)} keys match '{id_or_prefix}'; name exactly one.")
-        rows[0].revoked_at = datetime.now(timezone.utc).replace(tzinfo=None)
-        rows[0].enabled = False
+        revoke(s, [rows[0].id])
         click.echo(f"revoked key {rows[0].id} ({rows[0].name}, {rows[0].prefix})")
     svc.keys.invalidate()
 

@@ -147,10 +147,9 @@ class RedisBreaker(LocalBreaker):
             super().success(label)
 
 
-def make_breaker(redis_url: str | None, threshold: int, window_s: float, cooldown_s: float,
+def make_breaker(redis, threshold: int, window_s: float, cooldown_s: float,
                  prefix: str = "switchyard:cooldown:") -> LocalBreaker:
-    if not redis_url:
+    """In Redis with the services' client (shared by workers and hosts), else per process."""
+    if redis is None:
         return LocalBreaker(threshold, window_s, cooldown_s)
-    import redis
-    client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return RedisBreaker(client, threshold, window_s, cooldown_s, prefix)
+    return RedisBreaker(redis, threshold, window_s, cooldown_s, prefix)

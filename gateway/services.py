@@ -20,6 +20,7 @@ from gateway.exceptions import Unavailable
 from gateway.limits import make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
+from gateway.redis_client import make_redis
 from gateway.streaming import StreamTimings
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics
@@ -36,6 +37,7 @@ class Services:
     sessionmaker: SessionMaker
     box: SecretBox
     catalog: Catalog
+    redis: object | None                    # the one Redis client (None without REDIS_URL)
     keys: KeyCache
     transport: Transport
     log_writer: LogWriter
@@ -56,14 +58,15 @@ class Services:
         sm = make_sessionmaker(engine)
         box = SecretBox(load_or_create_key(settings.SECRET_KEY, settings.INSTANCE_DIR))
         catalog = Catalog(sm, box, settings.CATALOG_REFRESH_S)
+        redis = make_redis(settings.REDIS_URL)
         transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
-                   keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis_url=settings.REDIS_URL,
+                   redis=redis, keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis=redis,
                                  prefix=settings.REDIS_PREFIX), transport=transport,
                    log_writer=LogWriter(engine, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
                    pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,
-                                     make_breaker(settings.REDIS_URL, settings.COOLDOWN_FAILURES,
+                                     make_breaker(redis, settings.COOLDOWN_FAILURES,
                                                   settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
                                                   f"{settings.REDIS_PREFIX}cooldown:"),
                                      settings.TOTAL_DEADLINE_S,

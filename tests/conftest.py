@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from gateway import config_file
-from gateway.cli import create_key
+from gateway.keys import create_key
 from tests.support.double import ProviderDouble
 from tests.support.server import LiveServer, reset_database
 
@@ -177,7 +177,7 @@ def use_breaker(services, monkeypatch):
     from gateway.cooldown import RedisBreaker, make_breaker
 
     def swap(threshold: int, cooldown_s: float, window_s: float = 30):
-        breaker = make_breaker(services.settings.REDIS_URL, threshold=threshold, window_s=window_s,
+        breaker = make_breaker(services.redis, threshold=threshold, window_s=window_s,
                                cooldown_s=cooldown_s, prefix=f"switchyard-test:{uuid.uuid4().hex}:")
         if isinstance(breaker, RedisBreaker):
             breaker.cache_s = 0

@@ -4,15 +4,12 @@ import re
 from flask import flash, g
 from flask_admin.actions import action
 from markupsafe import Markup
-from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from gateway.admin.base import AdminModelView, fmt_decimal
-from gateway.auth import generate_key
+from gateway.keys import new_key_fields, revoke
 from gateway.services import services
-from models import ApiKey
-from models.base import utcnow
 
 _GLOB = re.compile(r"^[^\s,]+$")
 
@@ -76,8 +73,9 @@ class KeyView(AdminModelView):
     def on_model_change(self, form, model, is_created):
         model.allowed_models = _normalise_globs(model.allowed_models)
         if is_created:
-            secret, digest, prefix = generate_key()
-            model.key_hash, model.prefix, model.enabled = digest, prefix, True
+            secret, fields = new_key_fields()
+            for column, value in fields.items():
+                setattr(model, column, value)
             g.switchyard_new_key = secret          # shown once, after the commit; never stored
 
     def after_model_change(self, form, model, is_created):
@@ -90,12 +88,7 @@ class KeyView(AdminModelView):
 
     @action("revoke", "Revoke", "Revoke the selected keys? Clients using them are refused from now on.")
     def action_revoke(self, ids):
-        now = utcnow()
-        wanted = [int(i) for i in ids if str(i).isdigit()]
-        rows = self.session.scalars(select(ApiKey).where(ApiKey.id.in_(wanted))).all()
-        revoked = [r for r in rows if r.revoked_at is None]
-        for r in revoked:
-            r.revoked_at, r.enabled = now, False
+        revoked = revoke(self.session, [int(i) for i in ids if str(i).isdigit()])
         self.session.commit()
         services().keys.invalidate()
         flash(f"Revoked {len(revoked)} key(s): {', '.join(r.prefix + '…' for r in revoked) or 'none'}.", "success")

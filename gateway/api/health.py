@@ -2,7 +2,7 @@
 (Prometheus, behind a bearer token when SWITCHYARD_METRICS_TOKEN is set): no key, for load balancers and scrapers."""
 import hmac
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy import text
 
 from gateway import exceptions as exc
@@ -11,7 +11,7 @@ from gateway.auth import bearer_of
 from gateway.services import services
 
 bp = Blueprint("health", __name__)
-REDIS_TIMEOUT_S = 0.25     # a readiness probe must answer well within a load balancer's own timeout
+
 
 
 @bp.get("/healthz")
@@ -32,17 +32,6 @@ def metrics():
                     mimetype="text/plain; version=0.0.4")
 
 
-def _redis_client(url: str):
-    """One client per app for the probe, with a short timeout of its own."""
-    clients = current_app.extensions.setdefault("switchyard.readyz_redis", {})
-    client = clients.get(url)
-    if client is None:
-        import redis
-        client = clients[url] = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S,
-                                                     socket_connect_timeout=REDIS_TIMEOUT_S)
-    return client
-
-
 def not_ready_reasons() -> list[str]:
     """What keeps this worker from taking traffic, one phrase per failed check (empty: ready)."""
     svc = services()
@@ -54,7 +43,7 @@ def not_ready_reasons() -> list[str]:
         reasons.append("the database is not reachable")
     if svc.settings.REDIS_URL:
         try:
-            _redis_client(svc.settings.REDIS_URL).ping()
+            svc.redis.ping()
         except Exception:  # noqa: BLE001 - any Redis failure means not ready
             reasons.append("Redis is not reachable")
     if not svc.catalog.loaded and not reasons:

@@ -5,7 +5,7 @@ from gateway import exceptions as exc
 from gateway.sse import SSEEvent
 from gateway.values import Completion, Target, UpstreamRequest, Usage
 
-__all__ = ["Adapter", "StreamState", "requested_effort", "message_of", "error_from_status",
+__all__ = ["Adapter", "StreamState", "requested_effort", "refuse", "error_in_body", "message_of", "error_from_status",
            "Completion", "Target", "UpstreamRequest", "Usage"]
 
 
@@ -64,6 +64,28 @@ class Adapter:
     def parse_error(self, status: int, payload: Any, retry_after: float | None) -> exc.GatewayError:
         """An upstream error answer -> the GatewayError of our table."""
         return error_from_status(status, message_of(payload), retry_after)
+
+
+def refuse(drop: bool, message: str, param: str) -> None:
+    """An ask the upstream cannot serve: a 400 naming it, unless the route opted into dropping it (then return).
+    The one rule of every adapter: never drop silently what the route did not say may be dropped."""
+    if not drop:
+        raise exc.InvalidRequest(message, param=param)
+
+
+def error_in_body(payload: Any) -> exc.GatewayError | None:
+    """An OpenAI-shaped error object that came inside a 200 answer or stream event (`{"error": {...}}`, as
+    OpenAI-compatible servers send mid-stream): the GatewayError it stands for, by its HTTP-like `code` (502 when
+    it has none), or None when `payload` holds no error."""
+    err = payload.get("error") if isinstance(payload, dict) else None
+    if not err:
+        return None
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    code = err.get("code")
+    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
+    param = err.get("param") if isinstance(err.get("param"), str) else None
+    return error_from_status(status, message_of(payload), param=param)
 
 
 def message_of(payload: Any) -> str:

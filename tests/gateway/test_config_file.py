@@ -133,13 +133,15 @@ def test_revocation_reaches_other_workers_through_redis(cli_app):
     import uuid
 
     from gateway.auth import KeyCache
+    from gateway.redis_client import make_redis
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("needs REDIS_URL (CI runs the suite with Redis)")
     app, runner, _ = cli_app
     sm = app.extensions["switchyard"].sessionmaker
     prefix = f"switchyard-test:{uuid.uuid4().hex}:"
-    here, there = KeyCache(sm, 300, redis_url=url, prefix=prefix), KeyCache(sm, 300, redis_url=url, prefix=prefix)
+    here, there = KeyCache(sm, 300, redis=make_redis(url), prefix=prefix), KeyCache(sm, 300, redis=make_redis(url),
+                                                                                   prefix=prefix)
     secret = runner.invoke(args=["keys", "create", "--name", "shared"]).output.strip().splitlines()[-1]
     assert here.lookup(secret).name == there.lookup(secret).name == "shared"
     runner.invoke(args=["keys", "revoke", secret[:12]])

@@ -4,7 +4,7 @@ import time
 
 from app import create_app
 from gateway import db
-from gateway.cli import create_key
+from gateway.keys import create_key
 
 
 def test_a_worker_booted_before_its_database_was_ready_recovers_by_itself(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 
 from app import create_app
 from gateway import db
-from gateway.cli import create_key
+from gateway.keys import create_key
 
 
 def test_an_unknown_setting_is_refused_with_its_name(tmp_path):

@@ -5,17 +5,12 @@ import re
 
 import orjson
 
+from gateway.providers.base import refuse
 from gateway import exceptions as exc
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 _DATA_URL = re.compile(r"^data:([^;,]+)((?:;[^;,]*)*);base64,(.*)$", re.S)
 _THINKING_KINDS = ("thinking", "redacted_thinking")
-
-
-def refuse(drop: bool, message: str, param: str) -> None:
-    """An ask Anthropic cannot serve: a 400 naming it, unless the route opted into dropping it (then return)."""
-    if not drop:
-        raise exc.InvalidRequest(message, param=param)
 
 
 def convert(messages: list, drop: bool, send_thinking: bool) -> tuple[list[dict], list[dict]]:

@@ -1,7 +1,8 @@
 """An OpenAI chat body -> the Anthropic Messages request body: parameters, tools, output format, thinking."""
 from gateway import exceptions as exc
 from gateway.providers.anthropic import effort as eff
-from gateway.providers.anthropic.messages import convert, refuse
+from gateway.providers.anthropic.messages import convert
+from gateway.providers.base import refuse
 from gateway.providers.base import requested_effort
 from gateway.values import Target
 

@@ -9,7 +9,7 @@ parameters the pipeline merges into the body before it gets here (pipeline.with_
 """
 import orjson
 
-from gateway import exceptions as exc
+from gateway.providers.base import refuse
 from gateway.values import Target, UpstreamRequest
 from gateway.providers.gemini.effort import thinking_config
 from gateway.providers.gemini.messages import contents, system_instruction
@@ -31,8 +31,7 @@ _KNOWN = _HANDLED | set(_RENAMES) | set(_LACKING) | {"logit_bias"}
 
 
 def _unsupported(target: Target, param: str, message: str) -> None:
-    if not target.drop_unsupported:
-        raise exc.InvalidRequest(message, param=param)
+    refuse(target.drop_unsupported, message, param)
 
 
 def _generation_config(body: dict, target: Target) -> dict:

@@ -23,18 +23,11 @@ sending `high` would be a silent clamp):
   openrouter  reasoning: {effort} (OpenRouter's own shape), merged with the client's other reasoning keys.
   default     reasoning_effort as asked, `max` included (vLLM, Ollama, llama.cpp, Together...).
 """
-from gateway import exceptions as exc
-from gateway.providers.base import requested_effort
+from gateway.providers.base import refuse, requested_effort
 from gateway.values import Target
 from gateway.providers.openai import families
 
 GATEWAY_LEVELS = ("low", "medium", "high", "max")
-
-
-def refuse(drop: bool, message: str, param: str) -> None:
-    """An ask the upstream cannot serve: a 400 naming it, unless the route opted into dropping it (then return)."""
-    if not drop:
-        raise exc.InvalidRequest(message, param=param)
 
 
 def resolve(body: dict, target: Target, variant, drop: bool) -> tuple[dict, str | None]:

@@ -12,7 +12,7 @@ What can change on the way (never the text itself):
   * a strict upstream (Mistral) gets only the fields it accepts: empty ones are left out, an assistant
     `refusal` with no content becomes the content, anything else is a 400 naming the field.
 """
-from gateway.providers.openai.effort import refuse
+from gateway.providers.base import refuse
 
 _EMPTY = (None, "", [], {}, False)
 _NO_EFFECT_KEYS = ("annotations",)        # response metadata echoed back by SDK clients; no meaning upstream

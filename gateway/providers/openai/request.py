@@ -7,7 +7,7 @@ upstream cannot honour is a 400 naming it, or, when the route sets drop_unsuppor
 """
 from gateway.values import Target
 from gateway.providers.openai import effort, messages
-from gateway.providers.openai.effort import refuse
+from gateway.providers.base import refuse
 
 GATEWAY_FIELDS = ("reasoning",)     # read by the gateway (reasoning.effort); the effort arrives via effort.py
 

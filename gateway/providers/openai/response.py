@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import error_from_status
+from gateway.providers.base import error_in_body
 from gateway.values import Completion, Usage
 
 FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call"})
@@ -154,10 +154,10 @@ def usage_from_openai(raw: Any, variant=None) -> Usage | None:
 
 
 def parse(payload: Any, requested_model: str, variant) -> Completion:
-    if isinstance(payload, dict) and payload.get("error") and not isinstance(payload.get("choices"), list):
-        err = payload["error"] if isinstance(payload["error"], dict) else {"message": str(payload["error"])}
-        status = err.get("code") if isinstance(err.get("code"), int) and err["code"] >= 400 else 502
-        raise error_from_status(status, str(err.get("message") or ""), param=err.get("param"))
+    if isinstance(payload, dict) and not isinstance(payload.get("choices"), list):
+        err = error_in_body(payload)              # an error object that came with HTTP 200
+        if err is not None:
+            raise err
     if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
         raise exc.ProviderUnavailable("The provider sent an answer that is not a chat completion.")
     upstream_id = payload.get("id") if isinstance(payload.get("id"), str) else ""

@@ -11,7 +11,7 @@ when a choice never got its finish_reason (the stream was cut).
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import StreamState, message_of, error_from_status
+from gateway.providers.base import StreamState, error_in_body
 from gateway.providers.openai import response
 from gateway.providers.openai.variants import DEFAULT
 from gateway.sse import SSEEvent
@@ -65,10 +65,9 @@ class OpenAIStreamState(StreamState):
             raise exc.ProviderUnavailable("The provider sent a stream event that is not JSON.") from None
         if not isinstance(chunk, dict):
             return []
-        if chunk.get("error"):
-            err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            status = err.get("code") if isinstance(err.get("code"), int) else 502
-            raise error_from_status(status if status >= 400 else 502, message_of(chunk))
+        err = error_in_body(chunk)
+        if err is not None:
+            raise err
         groq = chunk.get("x_groq") if isinstance(chunk.get("x_groq"), dict) else {}
         usage = response.usage_from_openai(chunk.get("usage") or groq.get("usage"), self.variant)
         if usage is not None:

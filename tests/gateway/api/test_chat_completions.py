@@ -183,7 +183,7 @@ def test_unexpected_failure_is_an_internal_json_error_with_a_log_row(client, ser
 
 
 def test_key_restricted_to_models(live, services, double):
-    from gateway.cli import create_key
+    from gateway.keys import create_key
     from models import ApiKey
     row, secret = create_key(services.sessionmaker, "restricted")
     with services.sessionmaker() as s, s.begin():
@@ -196,7 +196,7 @@ def test_key_restricted_to_models(live, services, double):
 
 
 def test_per_key_rate_limit(live, services):
-    from gateway.cli import create_key
+    from gateway.keys import create_key
     _, secret = create_key(services.sessionmaker, "limited", rpm_limit=3)
     limited = openai.OpenAI(base_url=f"{live.url}/v1", api_key=secret, max_retries=0)
     for _ in range(3):
@@ -209,7 +209,7 @@ def test_per_key_rate_limit(live, services):
 def test_budget_exhausted_is_quota_exceeded_and_not_retried(live, services, double):
     from decimal import Decimal
 
-    from gateway.cli import create_key
+    from gateway.keys import create_key
     from models import ApiKey
     row, secret = create_key(services.sessionmaker, "budgeted")
     with services.sessionmaker() as s, s.begin():
