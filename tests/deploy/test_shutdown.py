@@ -1,6 +1,7 @@
 """SIGTERM to the gunicorn master with 20 slow streams in flight: each one finishes (default grace) or ends with a
 `shutting_down` error event (a grace shorter than the streams), and every request's log row is in the database."""
 import json
+import pathlib
 import re
 import threading
 import time
@@ -89,6 +90,8 @@ def test_default_grace_lets_every_stream_finish_and_keeps_every_log_row(server_f
                            for c in map(json.loads, r["events"][:-1]) if c.get("choices"))
         assert text_out == TEXT
     assert stopped_s < 10, "the master waited for something other than the streams"
+    left = [p.name for p in (pathlib.Path(gw.env["TMPDIR"])).iterdir()]
+    assert left == [], f"the server left temporary directories behind: {left}"
     assert len(rows) == STREAMS and {r.request_id for r in rows} == set(out["ids"].values())
     assert all(r.status == 200 and r.error_code is None and r.completion_tokens == 5 for r in rows), rows
 

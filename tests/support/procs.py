@@ -49,7 +49,11 @@ def flask(env: dict, *args, check: bool = True) -> subprocess.CompletedProcess:
 
 def gateway_env(tmp_path, database_url: str, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR",)}
-    env.update({"DATABASE_URL": database_url, "SWITCHYARD_INSTANCE_DIR": str(tmp_path / "instance"),
+    # the server's own temporary directories (the metrics one) go under tmp_path: whatever way a test ends the
+    # process, nothing is left in the system's temp folder
+    os.makedirs(tmp_path / "tmp", exist_ok=True)
+    env.update({"TMPDIR": str(tmp_path / "tmp"), "DATABASE_URL": database_url,
+                "SWITCHYARD_INSTANCE_DIR": str(tmp_path / "instance"),
                 "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "SWITCHYARD_SECRET_KEY": _SHARED_FERNET_KEY})
     env.update({k: str(v) for k, v in extra.items()})
     return env
