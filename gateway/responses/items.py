@@ -18,8 +18,10 @@ from gateway.responses import carry
 _ROLES = ("user", "system", "developer", "assistant")
 
 
-def to_messages(items: list, drop: bool, where: str = "input") -> list[dict]:
+def to_messages(items: list, drop: bool, where: str = "input", sources: list | None = None) -> list[dict]:
+    """`sources`, when given, gets one entry per message: where in the request it came from (params.py)."""
     messages: list[dict] = []
+    sources = [] if sources is None else sources
     turn: _Turn | None = None
     for i, item in enumerate(items):
         at = f"{where}[{i}]"
@@ -28,30 +30,34 @@ def to_messages(items: list, drop: bool, where: str = "input") -> list[dict]:
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind in ("reasoning", "function_call") or (kind == "message" and item.get("role") == "assistant"):
             if turn is None:
-                turn = _Turn()
+                turn = _Turn(at)
                 messages.append(turn.message)
+                sources.append(turn.source)
             getattr(turn, "add_" + kind)(item, at, drop)
             continue
         if turn is not None:
-            turn.close(messages)
+            turn.close(messages, sources)
             turn = None
         if kind == "message":
             messages.append(_message(item, at, drop))
+            sources.append({"at": at, "content": "content"})
         elif kind == "function_call_output":
             messages.append(_tool_output(item, at, drop))
+            sources.append({"at": at, "content": "output"})
         else:
             refuse(drop, f"Input items of type '{kind}' cannot be translated for this model; it takes messages, "
                          f"function_call, function_call_output and reasoning items.", f"{at}.type")
     if turn is not None:
-        turn.close(messages)
+        turn.close(messages, sources)
     return messages
 
 
 class _Turn:
     """One assistant message assembled from adjacent assistant-side items."""
 
-    def __init__(self):
+    def __init__(self, at: str):
         self.message: dict = {"role": "assistant", "content": None}
+        self.source: dict = {"at": at, "calls": [], "reasoning": None}
         self.parts: list[dict] = []
         self.reasoning: list[str] = []
         self.signatures: dict[str, str] = {}
@@ -61,6 +67,8 @@ class _Turn:
             if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
                 self.reasoning.append(part["text"])
         blocks, signatures = carry.decode(item.get("encrypted_content"), f"{at}.encrypted_content")
+        if blocks or signatures:
+            self.source["reasoning"] = self.source["reasoning"] or f"{at}.encrypted_content"
         if blocks:
             self.message.setdefault("thinking_blocks", []).extend(blocks)
         self.signatures.update(signatures)
@@ -93,8 +101,9 @@ class _Turn:
         call = {"id": call_id, "type": "function",
                 "function": {"name": name, "arguments": arguments if isinstance(arguments, str) else "{}"}}
         self.message.setdefault("tool_calls", []).append(call)
+        self.source["calls"].append(at)
 
-    def close(self, messages: list[dict]) -> None:
+    def close(self, messages: list[dict], sources: list[dict]) -> None:
         """Finish the message; one left with nothing to send (a foreign reasoning item alone) is taken out."""
         for call in self.message.get("tool_calls") or []:
             signature = self.signatures.get(call["id"])
@@ -110,6 +119,7 @@ class _Turn:
         m = self.message
         if m["content"] is None and not m.get("tool_calls") and not m.get("thinking_blocks"):
             messages.pop()       # it is the last one: a turn ends before the next message is added
+            sources.pop()
 
 
 def _message(item: dict, at: str, drop: bool) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from gateway import exceptions as exc
 from gateway.providers.base import refuse
 from gateway.responses.items import to_messages
+from gateway.responses.params import responses_param
 
 # Responses name -> chat name, values unchanged.
 _RENAMES = {"model": "model", "temperature": "temperature", "top_p": "top_p", "max_output_tokens":
@@ -43,6 +44,12 @@ class ChatRequest:
     store: bool = True
     previous_response_id: str | None = None
     include: list[str] = field(default_factory=list)
+    sources: tuple = field(default=(), compare=False, repr=False)        # per chat message: where it came from
+    tool_sources: tuple = field(default=(), compare=False, repr=False)   # per chat tool: its index in `tools`
+
+    def responses_param(self, param: str | None) -> str | None:
+        """The request's own name for a chat field an adapter's InvalidRequest names (params.py)."""
+        return responses_param(param, self.sources, self.tool_sources)
 
 
 def to_chat(body: dict, *, drop_unsupported: bool = False, history: list | None = None) -> ChatRequest:
@@ -58,8 +65,10 @@ def to_chat(body: dict, *, drop_unsupported: bool = False, history: list | None 
         elif name not in _HANDLED and name not in _RENAMES:
             refuse(drop, f"Unknown parameter '{name}': it cannot be translated for this model.", name)
     chat: dict = {new: body[old] for old, new in _RENAMES.items() if body.get(old) is not None}
-    chat["messages"] = _messages(body, history or [], drop)
-    _tools(body, chat, drop)
+    sources: list = []
+    tool_sources: list = []
+    chat["messages"] = _messages(body, history or [], drop, sources)
+    _tools(body, chat, drop, tool_sources)
     _text(body.get("text"), chat, drop)
     _reasoning(body.get("reasoning"), chat, drop)
     if body.get("stream"):
@@ -75,10 +84,11 @@ def to_chat(body: dict, *, drop_unsupported: bool = False, history: list | None 
     previous = body.get("previous_response_id")
     return ChatRequest(chat=chat, store=True if store is None else bool(store),
                        previous_response_id=previous if isinstance(previous, str) and previous else None,
-                       include=[n for n in include if n not in _UNSUPPORTED_INCLUDE])
+                       include=[n for n in include if n not in _UNSUPPORTED_INCLUDE], sources=tuple(sources),
+                       tool_sources=tuple(tool_sources))
 
 
-def _messages(body: dict, history: list, drop: bool) -> list[dict]:
+def _messages(body: dict, history: list, drop: bool, sources: list) -> list[dict]:
     messages: list[dict] = []
     instructions = body.get("instructions")
     if instructions is not None:
@@ -86,12 +96,14 @@ def _messages(body: dict, history: list, drop: bool) -> list[dict]:
             raise exc.InvalidRequest("instructions must be a string.", param="instructions")
         if instructions:
             messages.append({"role": "system", "content": instructions})
-    messages += to_messages(history, drop, where="previous_response")
+            sources.append({"at": "instructions"})
+    messages += to_messages(history, drop, "previous_response_id", sources)
     given = body.get("input")
     if isinstance(given, str):
         messages.append({"role": "user", "content": given})
+        sources.append({"at": "input"})
     elif isinstance(given, list):
-        messages += to_messages(given, drop)
+        messages += to_messages(given, drop, "input", sources)
     elif given is not None:
         raise exc.InvalidRequest("input must be a string or a list of items.", param="input")
     if not any(m["role"] != "system" for m in messages):
@@ -99,7 +111,7 @@ def _messages(body: dict, history: list, drop: bool) -> list[dict]:
     return messages
 
 
-def _tools(body: dict, chat: dict, drop: bool) -> None:
+def _tools(body: dict, chat: dict, drop: bool, sources: list) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
@@ -112,6 +124,7 @@ def _tools(body: dict, chat: dict, drop: bool) -> None:
                              f"tools only.", f"tools[{k}].type")
                 continue
             out.append(_function_tool(tool, k, drop))
+            sources.append(k)
         if out:
             chat["tools"] = out
     choice = body.get("tool_choice")

@@ -129,3 +129,43 @@ def test_openai_compatible_server_gets_chat_names():
     text = translate(load("request_text.json")).chat
     assert _upstream(OpenAIAdapter(), text, VLLM)["messages"] == [{"role": "user",
                                                                    "content": "Write a haiku about rivers."}]
+
+
+def _refused(adapter, chat_request: ChatRequest, target: Target) -> str:
+    with pytest.raises(exc.InvalidRequest) as caught:
+        adapter.build_request(chat_request.chat, target)
+    return chat_request.responses_param(caught.value.param)
+
+
+def test_an_adapters_400_names_the_responses_field():
+    parts = [{"type": "input_text", "text": "What is this?"},
+             {"type": "input_image", "file_id": "file-abc", "detail": "auto"}]
+    image = {"model": "m", "instructions": "Be brief.", "input": [{"role": "user", "content": parts}]}
+    assert _refused(AnthropicAdapter(), to_chat(image), ANTHROPIC) == "input[0].content[1].file_id"
+    verbose = {"model": "m", "input": "hi", "text": {"verbosity": "low"}}
+    assert _refused(AnthropicAdapter(), to_chat(verbose), ANTHROPIC) == "text.verbosity"
+    bad_args = {"model": "m", "input": [
+        {"role": "user", "content": "hi"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Calling."}]},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{not json"},
+        {"type": "function_call_output", "call_id": "c1", "output": "x"}]}
+    assert _refused(GeminiAdapter(), to_chat(bad_args), GEMINI) == "input[2].arguments"
+
+
+def test_param_names_map_back():
+    fx = load("request_builtin_tool_dropped.json")
+    got = translate(fx)
+    assert got.responses_param("tools[0].function.strict") == "tools[1].strict"      # the built-in was left out
+    assert got.responses_param("max_completion_tokens") == "max_output_tokens"
+    assert got.responses_param("reasoning_effort") == "reasoning.effort"
+    assert got.responses_param("response_format") == "text.format"
+    assert got.responses_param("model") == "model" and got.responses_param(None) is None
+    turn = translate(load("request_agent_turn_anthropic.json"))
+    assert [turn.responses_param(f"messages[{i}]") for i in range(4)] == ["instructions", "input[0]", "input[1]",
+                                                                          "input[3]"]
+    assert turn.responses_param("messages[2].thinking_blocks[0]") == "input[1].encrypted_content"
+    assert turn.responses_param("messages[2].tool_calls[0].function.arguments") == "input[2].arguments"
+    assert turn.responses_param("messages[3].content") == "input[3].output"
+    chained = translate(load("request_previous_response.json"))
+    assert chained.responses_param("messages[2].tool_calls[0].id") == "previous_response_id"
+    assert chained.responses_param("messages[3]") == "input[0]"
