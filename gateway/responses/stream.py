@@ -213,9 +213,10 @@ class ResponsesStream:
         out: list[dict] = []
         if state["kind"] == "reasoning" and state["part"]:
             where = {"item_id": state["item"]["id"], "output_index": state["index"], "summary_index": 0}
+            cut = {"status": "incomplete"} if status == "incomplete" else {}    # omitted when it ended normally
             out += [self._event("response.reasoning_summary_text.done", **where, text=state["text"]),
                     self._event("response.reasoning_summary_part.done", **where,
-                                part={"type": "summary_text", "text": state["text"]})]
+                                part={"type": "summary_text", "text": state["text"]}, **cut)]
         elif state["kind"] == "message":
             out += self._close_part(state)
         elif state["kind"] == "function_call":

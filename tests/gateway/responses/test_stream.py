@@ -227,3 +227,21 @@ def test_arguments_for_a_closed_call_are_the_providers_fault():
     stream.feed(call(1, id="call_b", type="function", function={"name": "g", "arguments": "{}"}))
     with pytest.raises(exc.ProviderUnavailable):
         stream.feed(call(0, function={"arguments": "{}"}))
+
+
+def test_reasoning_cut_by_the_token_limit():
+    request = {"model": "m", "input": "x", "max_output_tokens": 16}
+    stream = ResponsesStream(request, response_id=RID, clock=lambda: NOW)
+    chunks = [{"choices": [{"index": 0, "delta": {"reasoning_content": "Let me think"}, "finish_reason": None}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+              {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 16, "total_tokens": 21,
+                                        "completion_tokens_details": {"reasoning_tokens": 16}}}]
+    events = [e for c in chunks for e in stream.feed(c)] + stream.finish()
+    for event in events:
+        assert_valid(event, MEMBERS[event["type"]])
+    part_done = next(e for e in events if e["type"] == "response.reasoning_summary_part.done")
+    assert part_done["status"] == "incomplete"
+    final = events[-1]["response"]
+    assert events[-1]["type"] == "response.incomplete" and [i["type"] for i in final["output"]] == ["reasoning"]
+    assert final["usage"]["output_tokens_details"]["reasoning_tokens"] == 16
+    assert final == from_chat(fold_chunks(chunks), request, response_id=RID, created_at=NOW, completed_at=NOW)
