@@ -31,6 +31,8 @@ _UNSUPPORTED = {
     "top_logprobs": lambda v: v not in (None, 0),
     "truncation": lambda v: v not in (None, "disabled"),
     "context_management": lambda v: bool(v),
+    "moderation": lambda v: v is not None,
+    "prompt_cache_options": lambda v: v is not None,
 }
 # `include` values that ask for something no translated answer has (the others name items never produced).
 _UNSUPPORTED_INCLUDE = {"message.output_text.logprobs"}
