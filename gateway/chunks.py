@@ -1,9 +1,18 @@
-"""The chat.completion.chunk envelope, stamped in one place: the stream states return chunk bodies (choices and
-the upstream's extras); this adds the stream's id, object, created and model (what the client asked for), the
-`usage: null` every chunk carries when the client asked for `stream_options.include_usage`, and builds the final
-usage chunk."""
-from dataclasses import dataclass
+"""How a stream's chunk bodies reach the client, per ingress format (an egress).
 
+The stream states return chunk bodies (choices and the upstream's extras). `ChunkEnvelope` stamps them as
+chat.completion.chunk: the stream's id, object, created and model (what the client asked for), the `usage: null`
+every chunk carries when the client asked for `stream_options.include_usage`, and the final usage chunk; it is
+stamped in this one place. An egress turns those chunks into the bytes of one ingress format: `ChatEgress` for
+/v1/chat/completions (data lines, the cost comment, [DONE]); gateway/responses has the Responses one. The relay
+(gateway/streaming.py) calls `chunks`, then `end` or `error`, and knows no format."""
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway import exceptions as exc
+from gateway.errors import stream_error_event
+from gateway.pricing import format_cost
+from gateway.sse import DONE, comment, encode_chunk
 from gateway.values import Usage
 
 
@@ -24,3 +33,25 @@ class ChunkEnvelope:
     def usage_chunk(self, usage: Usage) -> dict:
         return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                 "choices": [], "usage": usage.as_openai()}
+
+
+class ChatEgress:
+    """/v1/chat/completions: OpenAI chunk data lines, the usage chunk when asked for, a cost comment, [DONE]."""
+
+    def __init__(self, envelope: ChunkEnvelope):
+        self.envelope = envelope
+
+    def chunks(self, bodies: list[dict]) -> bytes:
+        return b"".join(encode_chunk(self.envelope.stamp(b)) for b in bodies)
+
+    def end(self, usage: Usage | None, cost: Decimal | None, finish_reason: str | None) -> bytes:
+        out = []
+        if self.envelope.include_usage and usage is not None:
+            out.append(encode_chunk(self.envelope.usage_chunk(usage)))
+        if cost is not None:
+            out.append(comment(f"x-gateway-cost-usd={format_cost(cost)}"))
+        out.append(DONE)
+        return b"".join(out)
+
+    def error(self, err: exc.GatewayError) -> bytes:
+        return stream_error_event(err)

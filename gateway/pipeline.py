@@ -3,7 +3,6 @@
 `chat` and `stream` share one attempt loop (`run`); an ingress format (chat completions today) calls them with
 its canonical body and shapes the answer itself."""
 import logging
-import os
 import random
 import time
 from typing import Callable, TypeVar
@@ -12,7 +11,6 @@ import orjson
 
 from gateway import exceptions as exc
 from gateway.catalog import Catalog
-from gateway.chunks import ChunkEnvelope
 from gateway.cooldown import LocalBreaker
 from gateway.pricing import cost_of
 from gateway.providers import adapter_for
@@ -200,11 +198,10 @@ class Pipeline:
         rec.charged(completion.usage, cost_of(completion.usage, target.price))
         return completion
 
-    def stream(self, body: dict, plan: RoutePlan, rec: RequestRecord, include_usage: bool) -> RelayBody:
+    def stream(self, body: dict, plan: RoutePlan, rec: RequestRecord, egress) -> RelayBody:
         """Serve a streaming chat completion: retries and fallback until one target has sent its first chunk
-        (within the route's timeout), then the relay (the WSGI body) carries the rest."""
-        envelope = ChunkEnvelope(f"chatcmpl-{os.urandom(12).hex()}", int(time.time()), plan.requested,
-                                 include_usage)
+        (within the route's timeout), then the relay (the WSGI body) carries the rest, written by the ingress
+        format's `egress` (gateway/chunks.py)."""
         build = request_builder(body, stream=True)
 
         def attempt(adapter: Adapter, target: Target, timeout_s: float):
@@ -218,7 +215,7 @@ class Pipeline:
             return session, (time.perf_counter() - t0) * 1000, upstream.status
 
         session, _ = self.run(plan, rec, attempt)
-        return RelayBody(session, rec, envelope, self.timings)
+        return RelayBody(session, rec, egress, self.timings)
 
 
 def malformed(e: Exception) -> exc.ProviderUnavailable:

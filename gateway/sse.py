@@ -93,6 +93,11 @@ def encode_chunk(chunk: dict) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
+def encode_event(event: dict) -> bytes:
+    """A typed event (`event: <type>` then its data), as the Responses API streams them."""
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 DONE = b"data: [DONE]\n\n"
 
 

@@ -1,8 +1,8 @@
 """The stream half of a request, once the pipeline has an upstream stream open: read it in a pump, wait for its
-first chunk (the pipeline retries or falls back while none came), then relay it as OpenAI SSE with keep-alives,
-idle and total deadlines, the usage chunk, the cost comment and [DONE]. It knows no pipeline and no provider: the
-pipeline hands it a stream state and an envelope; the record is told what happened; the response's close hands
-the log row over."""
+first chunk (the pipeline retries or falls back while none came), then relay it with keep-alives and idle and
+total deadlines, written by the ingress format's egress (gateway/chunks.py). It knows no pipeline, provider or
+format: the pipeline hands it a stream state and an egress; the record is told what happened; the response's
+close hands the log row over."""
 import queue
 import threading
 import time
@@ -11,13 +11,12 @@ from typing import Iterator
 
 from gateway import drain
 from gateway import exceptions as exc
-from gateway.chunks import ChunkEnvelope
-from gateway.errors import stream_error_event, to_gateway_error
-from gateway.pricing import cost_of, format_cost
+from gateway.errors import to_gateway_error
+from gateway.pricing import cost_of
 from gateway.providers.base import StreamState
 from gateway.record import RequestRecord
 from gateway.scrub import scrub_error
-from gateway.sse import DONE, SSEDecoder, comment, encode_chunk
+from gateway.sse import SSEDecoder, comment
 from gateway.transport import UpstreamStream
 from gateway.values import Target
 
@@ -167,15 +166,14 @@ class RelayBody:
     before the first byte was iterated) makes sure the upstream is closed and the record says how it ended; the
     response's close then hands the log row over (gateway/api)."""
 
-    def __init__(self, session: StreamSession, rec: RequestRecord, envelope: ChunkEnvelope,
-                 timings: StreamTimings):
+    def __init__(self, session: StreamSession, rec: RequestRecord, egress, timings: StreamTimings):
         self._session, self._rec = session, rec
         self._started = False
-        self._gen = self._run(envelope, timings)
+        self._gen = self._run(egress, timings)
 
-    def _run(self, envelope: ChunkEnvelope, timings: StreamTimings) -> Iterator[bytes]:
+    def _run(self, egress, timings: StreamTimings) -> Iterator[bytes]:
         self._started = True
-        yield from _relay(self._session, self._rec, envelope, timings)
+        yield from _relay(self._session, self._rec, egress, timings)
 
     def __iter__(self) -> Iterator[bytes]:
         return self._gen
@@ -189,18 +187,17 @@ class RelayBody:
                                                                    self._session.target.price))
 
 
-def _relay(session: StreamSession, rec: RequestRecord, envelope: ChunkEnvelope,
-           timings: StreamTimings) -> Iterator[bytes]:
-    """The response body: OpenAI chunks, the usage chunk when asked for, a cost comment, then [DONE].
-    An error after the first byte becomes one in-stream error event. The record learns the usage and cost in
-    `finally`, which runs on normal end, error and client disconnect alike."""
+def _relay(session: StreamSession, rec: RequestRecord, egress, timings: StreamTimings) -> Iterator[bytes]:
+    """The response body, written by the ingress format's `egress` (gateway/chunks.py): its chunks, then its end
+    (usage, cost) or, after the first byte, its error event. The record learns the usage and cost in `finally`,
+    which runs on normal end, error and client disconnect alike."""
     state = session.state
     start = time.monotonic()
     priced: list = []                          # the cost, computed once at the end
     drain.register(session.pump)
     try:
         if session.first:
-            yield b"".join(encode_chunk(envelope.stamp(c)) for c in session.first)
+            yield egress.chunks(session.first)
         if not session.ended:
             idle_deadline = time.monotonic() + timings.idle_timeout_s
             total_deadline = start + timings.max_s
@@ -223,23 +220,19 @@ def _relay(session: StreamSession, rec: RequestRecord, envelope: ChunkEnvelope,
                 idle_deadline = time.monotonic() + timings.idle_timeout_s
                 out = _feed(session, item)
                 if out:
-                    yield b"".join(encode_chunk(envelope.stamp(c)) for c in out)
+                    yield egress.chunks(out)
             tail = _finish(session)
             if tail:
-                yield b"".join(encode_chunk(envelope.stamp(c)) for c in tail)
-        if envelope.include_usage and state.usage is not None:
-            yield encode_chunk(envelope.usage_chunk(state.usage))
+                yield egress.chunks(tail)
         priced.append(cost_of(state.usage, session.target.price))
-        if priced[0] is not None:
-            yield comment(f"x-gateway-cost-usd={format_cost(priced[0])}")
-        yield DONE
+        yield egress.end(state.usage, priced[0], state.finish_reason)
     except GeneratorExit:
         rec.client_closed()
         raise
     except Exception as e:  # noqa: BLE001 - after the first byte every failure is an in-stream event
         err = scrub_error(to_gateway_error(e), session.target.api_key)
         rec.failed(err.code)
-        yield stream_error_event(err)
+        yield egress.error(err)
     finally:
         drain.unregister(session.pump)
         session.pump.close()
