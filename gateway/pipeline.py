@@ -92,8 +92,8 @@ class Pipeline:
         self.total_deadline_s = total_deadline_s
         self.timings = timings or StreamTimings()
 
-    def plan(self, model: str) -> RoutePlan:
-        return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries)
+    def plan(self, model: str, endpoint: str = "chat") -> RoutePlan:
+        return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries, endpoint)
 
     def run(self, plan: RoutePlan, rec: RequestRecord,
             attempt_fn: Callable[[Adapter, Target, float], tuple[T, float, int]]) -> tuple[T, Target]:

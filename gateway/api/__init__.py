@@ -2,12 +2,13 @@
 from flask import Flask, g, request
 
 from gateway import drain
-from gateway.api import chat_completions, health, models
+from gateway.api import chat_completions, health, models, responses
 from gateway.services import services
 
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_completions.bp)
+    app.register_blueprint(responses.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(health.bp)
 
