@@ -41,7 +41,7 @@ def not_ready_reasons() -> list[str]:
             conn.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any DB failure means not ready
         reasons.append("the database is not reachable")
-    if svc.settings.REDIS_URL:
+    if svc.redis is not None:
         try:
             svc.redis.ping()
         except Exception:  # noqa: BLE001 - any Redis failure means not ready

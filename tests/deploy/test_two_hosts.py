@@ -25,7 +25,7 @@ def hosts(tmp_path, double):
     env_a = gateway_env(tmp_path / "a", db, **common)
     env_b = gateway_env(tmp_path / "b", db, **common)
     for d in ("a", "b"):
-        (tmp_path / d).mkdir()
+        (tmp_path / d).mkdir(exist_ok=True)
     flask(env_a, "db", "upgrade")
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(base_config(double.url))

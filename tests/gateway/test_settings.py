@@ -1,4 +1,6 @@
 """Settings: an unknown name is refused, naming it; two apps in one process keep their own limiter state."""
+import uuid
+
 import pytest
 
 from app import create_app
@@ -17,7 +19,8 @@ def test_two_apps_in_one_process_keep_separate_limiter_state(tmp_path):
         url = f"sqlite:///{tmp_path / name}.db"
         db.upgrade(url)
         app = create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / name),
-                          "CATALOG_REFRESH_S": 0})
+                          "CATALOG_REFRESH_S": 0,   # with REDIS_URL (CI): two deployments, two namespaces
+                          "REDIS_PREFIX": f"switchyard-test:{uuid.uuid4().hex}:"})
         _, secret = create_key(app.extensions["switchyard"].sessionmaker, name, rpm_limit=2)   # key id 1 in both
         apps.append(app)
         keys.append(secret)

@@ -7,6 +7,7 @@ import requests
 from sqlalchemy import create_engine
 
 from app import create_app
+from gateway.redis_client import make_redis
 from tests.support.server import LiveServer
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -42,16 +43,20 @@ def test_healthz_stays_cheap_it_needs_no_database(live, broken_db):
     assert (resp.status_code, resp.json()) == (200, {"status": "ok"})
 
 
-def test_not_ready_when_the_configured_redis_does_not_answer(live, services, monkeypatch):
-    monkeypatch.setattr(services.settings, "REDIS_URL", "redis://127.0.0.1:1/0")    # nothing listens on port 1
+@pytest.fixture
+def dead_redis(services, monkeypatch):
+    """The services' Redis client pointed at a port nothing listens on (port 1)."""
+    monkeypatch.setattr(services, "redis", make_redis("redis://127.0.0.1:1/0"))
+
+
+def test_not_ready_when_the_configured_redis_does_not_answer(live, dead_redis):
     t0 = time.monotonic()
     message = _not_ready(requests.get(f"{live.url}/readyz"))
     assert "Redis is not reachable" in message and "database" not in message
     assert time.monotonic() - t0 < 2.0                                               # a short timeout
 
 
-def test_every_failed_check_is_named(live, services, broken_db, monkeypatch):
-    monkeypatch.setattr(services.settings, "REDIS_URL", "redis://127.0.0.1:1/0")
+def test_every_failed_check_is_named(live, services, broken_db, dead_redis, monkeypatch):
     monkeypatch.setattr(services.settings, "READY_MAX_LOG_BACKLOG", -1)               # any backlog is too much
     message = _not_ready(requests.get(f"{live.url}/readyz"))
     assert "database" in message and "Redis" in message and "SWITCHYARD_READY_MAX_LOG_BACKLOG=-1" in message
