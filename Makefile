@@ -23,8 +23,11 @@ run: $(BIN)/.runtime
 	$(BIN)/flask --app app bootstrap
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
+# gevent patches the test process before pytest and the app are imported, as a gunicorn gevent worker does
+# (tests/conftest.py refuses a run that was not patched so). It takes its own --options only before the module's
+# name: everything after `pytest` is pytest's argv.
 test: $(BIN)/.dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m gevent.monkey --module pytest $(PYTEST_ARGS)
 
 bench: $(BIN)/.dev
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,5 +1,10 @@
-"""Shared fixtures: the provider double, a migrated database, a live gateway, a key and an OpenAI SDK client."""
+"""Shared fixtures: the provider double, a migrated database, a live gateway, a key and an OpenAI SDK client.
+
+The suite runs the way a production worker does: gevent patches this process before anything else is imported
+(`make test`, i.e. `python -m gevent.monkey --module pytest ...`), and the live gateway is gevent's pywsgi server
+with our handler (tests/support/server.py). A run that was not patched so stops at once (`pytest_configure`)."""
 import os
+import sys
 import uuid
 
 import openai
@@ -10,6 +15,28 @@ from gateway import config_file
 from gateway.keys import create_key
 from tests.support.double import ProviderDouble
 from tests.support.server import LiveServer, reset_database
+
+RUN_THE_SUITE = (
+    "the test process must be monkey-patched by gevent before anything else is imported, as a gunicorn gevent "
+    "worker is (else the tests would check a threaded server's closing and timeout behaviour, not production's). "
+    "Run the suite with `make test` (PYTEST_ARGS=... for pytest's arguments) or "
+    "`.venv/bin/python -m gevent.monkey --module pytest [pytest arguments]`, not with plain `pytest` or "
+    "`python -m pytest`.")
+
+
+def gevent_patched() -> bool:
+    """True when gevent.monkey patched this process (socket, threading, time...), as `python -m gevent.monkey`
+    does before it imports pytest. (It cannot tell how early: a plugin that patched late would pass too.)"""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+    return all(monkey.is_module_patched(m) for m in ("socket", "threading", "time", "select", "ssl", "subprocess"))
+
+
+def pytest_configure(config):
+    if not gevent_patched():
+        raise pytest.UsageError(RUN_THE_SUITE)
+
 
 PROVIDER_ENV = ("OPENAI", "ANTHROPIC", "GEMINI", "XAI", "MISTRAL", "DEEPSEEK", "GROQ", "OPENROUTER")
 

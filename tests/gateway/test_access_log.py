@@ -2,13 +2,14 @@
 concurrency, the setting's validation, and the line a real request leaves on stdout."""
 import json
 import os
-import threading
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 import requests
+from gevent import monkey
+from gevent.threadpool import ThreadPool
 
 from app import create_app
 from gateway.access_log import AccessLog, access_entry, access_line
@@ -60,25 +61,28 @@ def test_a_line_is_one_json_object_ending_in_one_newline_and_clips_a_huge_model_
 
 
 def test_lines_from_concurrent_writers_never_interleave():
+    # native threads (gevent's pool of them: this process is patched, its threading.Thread is a greenlet), so the
+    # writes really run at once, and a reader blocked in os.read or a writer in a full pipe blocks only itself.
+    # The pipe is closed with the unpatched os.close: gevent's defers the close to its event loop, which has
+    # nothing else to wake it, so the reader would never see the end.
+    close = monkey.get_original("os", "close")
     read_fd, write_fd = os.pipe()
     log = AccessLog(write_fd)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: os.read(read_fd, 65536), b"")))
-    reader.start()
+    pool = ThreadPool(9)
+    reader = pool.spawn(lambda: b"".join(iter(lambda: os.read(read_fd, 65536), b"")))
 
     def write_many(n):
         rec = _record(requested_model=f"model-{n}-" + "y" * 150)
         for _ in range(200):
             log.write(rec, 0.01)
-    writers = [threading.Thread(target=write_many, args=(n,)) for n in range(8)]
-    for t in writers:
-        t.start()
-    for t in writers:
-        t.join()
-    os.close(write_fd)
-    reader.join()
-    os.close(read_fd)
-    lines = b"".join(chunks).split(b"\n")
+    writers = [pool.spawn(write_many, n) for n in range(8)]
+    for w in writers:
+        w.get(timeout=30)
+    close(write_fd)
+    data = reader.get(timeout=30)
+    close(read_fd)
+    pool.kill()
+    lines = data.split(b"\n")
     assert lines[-1] == b""
     parsed = [json.loads(x) for x in lines[:-1]]
     assert len(parsed) == 1600

@@ -1,11 +1,18 @@
-"""Runs a Switchyard app on 127.0.0.1 in a thread (werkzeug), and prepares a clean database for it."""
-import socket
-import threading
+"""Runs a Switchyard app on 127.0.0.1 the way a production worker does, and prepares a clean database for it.
 
+The server is the one gateway/server.py's GeventWorker runs: gevent's pywsgi with our OneAcceptServer and
+KeepAliveHandler, in this (monkey-patched, see tests/conftest.py) process. So a test sees the production closing and
+timeout behaviour: e.g. a stream cut by the idle deadline ends for the client at once, where a threaded werkzeug
+server kept the response open until the upstream spoke again."""
+import socket
+from collections import deque
+
+from gevent.pool import Pool
+from gunicorn.workers.ggevent import VERSION
 from sqlalchemy import create_engine, inspect, text
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from gateway import db
+from gateway.server import KeepAliveHandler, OneAcceptServer
 
 
 def reset_database(url: str) -> None:
@@ -23,30 +30,43 @@ def reset_database(url: str) -> None:
     db.upgrade(url)
 
 
-class _NoDelayHandler(WSGIRequestHandler):
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class AccessLog:
+    """What gunicorn's PyWSGIHandler needs of gunicorn's logger: `access()`, called once per request after it
+    ended. Keeps the last requests as (method, path, status) for a failing test to show; writes nothing."""
 
-    def log_request(self, *args, **kwargs):  # quiet
-        pass
+    def __init__(self, keep: int = 200):
+        self.entries: deque = deque(maxlen=keep)
+
+    def access(self, resp, req_headers, environ, request_time) -> None:
+        self.entries.append((environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), resp.status))
 
 
 class LiveServer:
-    def __init__(self, app):
+    """`app` served by gevent's pywsgi on a free loopback port, with the worker's server and handler classes and
+    the environ it sets. The accept loop and each connection are greenlets of this process's hub."""
+
+    def __init__(self, app, connections: int = 1000):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_NoDelayHandler)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # as gunicorn's listener (accepted sockets inherit it): headers and body go out in separate writes, and
+        # without it Nagle + delayed ACK add 40 ms
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        self.log = AccessLog()
+        self.server = OneAcceptServer(listener, application=app, spawn=Pool(connections), log=self.log,
+                                      handler_class=KeepAliveHandler,
+                                      environ={"wsgi.multithread": True, "SERVER_SOFTWARE": VERSION})
+        self.port = listener.getsockname()[1]
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LiveServer":
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop(timeout=1)
