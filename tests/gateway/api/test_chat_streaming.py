@@ -7,9 +7,11 @@ import openai
 import pytest
 import requests
 
+from app import create_app
 from tests.support.double import _default_openai, openai_completion, openai_stream
 from tests.support.logs import log_row as _row
 from tests.support.openapi import assert_valid
+from tests.support.server import LiveServer
 
 HELLO = [{"role": "user", "content": "Hello"}]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -206,3 +208,43 @@ def test_idle_timeout_ends_the_stream_with_an_error_event(live, api_key, double,
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
     events, _ = _sse_bodies(resp)
     assert events[-1]["error"]["code"] == "timeout" and not resp.content.endswith(b"[DONE]\n\n")
+
+
+@pytest.fixture(scope="module")
+def idle_gateway(app, services):
+    """A second worker of the same deployment started with SWITCHYARD_STREAM_IDLE_TIMEOUT_S=0.3 in its environment,
+    served like the first by gevent's pywsgi with our handler."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWITCHYARD_STREAM_IDLE_TIMEOUT_S", "0.3")
+        short = create_app({"DATABASE_URL": services.settings.DATABASE_URL, "TESTING": True,
+                            "INSTANCE_DIR": services.settings.INSTANCE_DIR, "CATALOG_REFRESH_S": 0,
+                            "LOG_FLUSH_INTERVAL_S": 0.05, "COOLDOWN_FAILURES": 10**6,
+                            "REDIS_PREFIX": services.settings.REDIS_PREFIX})
+    svc = short.extensions["switchyard"]
+    assert svc.settings.STREAM_IDLE_TIMEOUT_S == 0.3
+    server = LiveServer(short).start()
+    yield server, svc
+    server.stop()
+    svc.shutdown()
+
+
+def test_the_idle_deadline_ends_the_response_at_once_not_when_the_upstream_speaks_again(idle_gateway, api_key,
+                                                                                        double):
+    # The upstream sends its first words, then is silent for 3 s (ten times the idle timeout) before the rest.
+    # Under the production server the gateway cuts the stream at the deadline and the client's response ends
+    # then (~0.3 s); a server that held the response until the upstream's next chunk would end it after 3 s.
+    server, svc = idle_gateway
+    pieces = openai_stream(openai_completion("gpt-4o-mini", "one two three"), pieces=3)
+    double.enqueue("gpt-4o-mini", {"stream": pieces[:2] + [3.0] + pieces[2:]})
+    t0 = time.monotonic()
+    resp = _post(server, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
+    ended_s = time.monotonic() - t0
+    events, _ = _sse_bodies(resp)
+    assert resp.status_code == 200
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices")) == "one "
+    assert events[-1]["error"]["code"] == "timeout" and "0.3 s" in events[-1]["error"]["message"]
+    assert not resp.content.endswith(b"[DONE]\n\n")
+    print(f"idle deadline 0.3 s, upstream silent 3 s: the client's response ended after {ended_s:.3f} s")
+    assert 0.3 <= ended_s < 1.5
+    row = _row(svc, resp.headers["x-request-id"])
+    assert row.stream and row.error_code == "timeout"
