@@ -12,7 +12,7 @@ from gunicorn.workers.ggevent import VERSION
 from sqlalchemy import create_engine, inspect, text
 
 from gateway import db
-from gateway.server import KeepAliveHandler, OneAcceptServer
+from gateway.server import _IDLE, KeepAliveHandler, OneAcceptServer
 
 
 def reset_database(url: str) -> None:
@@ -69,4 +69,10 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        """As the worker's shutdown begins: stop accepting, close the connections that wait idle for a next
+        request at once (KeepAliveHandler would keep them 5 s), give requests in flight a second, then kill."""
+        self.server.close()
+        for idle in list(_IDLE):
+            if idle in self.server.pool.greenlets:     # only this server's: another one keeps its connections
+                idle.kill(block=False)
         self.server.stop(timeout=1)
