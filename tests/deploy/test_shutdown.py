@@ -14,7 +14,8 @@ from tests.support.double import slow_openai_stream
 from tests.support.procs import Gateway, fresh_database_url, prepared_env
 
 STREAMS = 20
-STREAM_S = 3.0
+STREAM_S = 3.0          # a stream's length when the grace (1 s) must run out before it ends
+FINISHING_S = 2.0       # ... and when the default grace lets it finish (every stream is still in flight at SIGTERM)
 TEXT = "one two three four five six"
 
 
@@ -30,6 +31,8 @@ def _read_stream(url: str, key: str, model: str, out: dict, i: int) -> None:
             for line in r.iter_lines():
                 if line.startswith(b"data: "):
                     events.append(line[6:].decode())
+                    if len(events) == 1:
+                        out["started"].append(i)
     except requests.RequestException as e:   # a cut connection is a failure of the test, recorded
         error = repr(e)
     out[i] = {"events": events, "error": error, "s": time.monotonic() - t0}
@@ -51,20 +54,21 @@ def server_factory(tmp_path, double):
         gw.kill()
 
 
-def _run(server_factory, double, grace_s: int):
+def _run(server_factory, double, grace_s: int, stream_s: float):
     gw, key, db = server_factory(grace_s)
     model = "slow-stream"
-    double.enqueue(model, *[slow_openai_stream(model, TEXT, total_s=STREAM_S) for _ in range(STREAMS)])
-    out: dict = {}
+    double.enqueue(model, *[slow_openai_stream(model, TEXT, total_s=stream_s) for _ in range(STREAMS)])
+    out: dict = {"started": []}
     threads = [threading.Thread(target=_read_stream, args=(gw.url, key, f"local/{model}", out, i))
                for i in range(STREAMS)]
     for t in threads:
         t.start()
     deadline = time.time() + 10
-    while double.calls.get(model, 0) < STREAMS and time.time() < deadline:
+    while len(out["started"]) < STREAMS and time.time() < deadline:
         time.sleep(0.02)
     assert double.calls.get(model, 0) == STREAMS, "not every stream reached the upstream"
-    time.sleep(0.3)                                       # every stream has sent its first chunks
+    assert len(out["started"]) == STREAMS, "not every client has its first chunk"
+    assert not any(i in out for i in range(STREAMS)), "a stream ended before SIGTERM: it tests nothing"
     t_term = time.monotonic()
     gw.terminate()
     for t in threads:
@@ -80,7 +84,7 @@ def _run(server_factory, double, grace_s: int):
 
 
 def test_default_grace_lets_every_stream_finish_and_keeps_every_log_row(server_factory, double):
-    out, rows, code, stopped_s, gw = _run(server_factory, double, 300)
+    out, rows, code, stopped_s, gw = _run(server_factory, double, 300, FINISHING_S)
     assert code == 0, gw.output()[-3000:]
     for i in range(STREAMS):
         r = out[i]
@@ -98,7 +102,7 @@ def test_default_grace_lets_every_stream_finish_and_keeps_every_log_row(server_f
 
 def test_a_grace_shorter_than_the_streams_ends_each_with_an_error_event_and_keeps_every_log_row(
         server_factory, double):
-    out, rows, code, stopped_s, gw = _run(server_factory, double, 1)
+    out, rows, code, stopped_s, gw = _run(server_factory, double, 1, STREAM_S)
     assert stopped_s < 1.5, f"the master took {stopped_s:.2f} s: the workers did not exit within the grace"
     log = gw.output()
     assert "Traceback" not in log and "SIGKILL" not in log, log[-3000:]

@@ -15,8 +15,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from gateway import db
 from tests.deploy.gateway_proc import ROOT, ServerProc, free_port, prepared_env, start_gunicorn
-from tests.support.procs import flask
 from tests.support.double import slow_openai_stream
 
 THREADS = 2
@@ -30,7 +30,7 @@ def test_importing_wsgi_does_not_import_gevent(tmp_path):
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('gevent', 'greenlet'))))")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "SWITCHYARD_INSTANCE_DIR": str(tmp_path)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    flask(env, "db", "upgrade")                        # wsgi refuses a database without the schema
+    db.upgrade(env["DATABASE_URL"])                    # wsgi refuses a database without the schema
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
@@ -80,17 +80,22 @@ def test_api_smoke_under_a_threaded_server(threaded):
                                                            messages=[{"role": "user", "content": "hi"}])
     assert raw.parse().choices[0].message.content == "Echo: hi"
     assert raw.headers["x-gateway-cost-usd"] == "0.000005"
-    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
-        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "yo"}], stream=True) if c.choices)
+    with client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "yo"}],
+                                        stream=True) as stream:
+        streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert streamed == "Echo: yo"
-    with pytest.raises(openai.AuthenticationError) as denied:
-        openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-sy-wrong", max_retries=0).models.list()
+    with pytest.raises(openai.AuthenticationError) as denied, \
+            openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-sy-wrong", max_retries=0) as stranger:
+        stranger.models.list()
     assert denied.value.body["code"] == "auth_invalid"
     with pytest.raises(openai.BadRequestError) as unknown:
         client.chat.completions.create(model="nowhere/nothing", messages=[{"role": "user", "content": "x"}])
     assert unknown.value.body["code"] in ("model_not_supported", "route_not_found")
-    missing = requests.get(f"{server.url}/no/such/page", timeout=10)
+    missing = requests.get(f"{server.url}/no/such/page", headers={"Connection": "close"}, timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    # no client connection left kept alive (closed above, or asked to close): gunicorn's gthread worker would
+    # hold its stop for one for up to 2 s
+    client.close()
 
     assert _rows(server.env) == []                     # nothing flushed yet (30 s interval)
     assert server.stop(stop_signal) is not None

@@ -1,5 +1,6 @@
 """The migrations build the models' schema from empty, step down and up again, on SQLite and (TEST_DATABASE_URL)
 PostgreSQL; a server refuses a schema older than its code and names the command that fixes it."""
+import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -8,7 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from gateway import db
 from models import Base
-from tests.support.procs import Gateway, flask, fresh_database_url, gateway_env
+from tests.support.procs import Gateway, fresh_database_url, gateway_env
 
 
 @pytest.fixture
@@ -84,14 +85,26 @@ def test_the_server_refuses_to_start_on_a_schema_behind_the_code(tmp_path, url):
     assert "Traceback" not in gw.output()
 
 
+def _flask_cli(env: dict, *args: str) -> str:
+    """`flask --app app ARGS` as the command runs it (flask's own entry point, the app made by create_app from the
+    environment), with `env`'s variables, in this process: ~0.7 s less per command than a new interpreter. The
+    command line in a process of its own is the deploy tests' (flask bootstrap, config import, gunicorn)."""
+    from click.testing import CliRunner
+    from flask.cli import cli
+    changed = {k: v for k, v in env.items() if os.environ.get(k) != v}
+    result = CliRunner().invoke(cli, ["--app", "app", *args], env=changed, catch_exceptions=False)
+    assert result.exit_code == 0, f"flask {' '.join(args)} failed:\n{result.output}"
+    return result.stdout
+
+
 def test_db_cli_current_history_downgrade(tmp_path, url):
     env = gateway_env(tmp_path, url)
-    assert "no schema" in flask(env, "db", "current").stdout
-    flask(env, "db", "upgrade")
+    assert "no schema" in _flask_cli(env, "db", "current")
+    _flask_cli(env, "db", "upgrade")
     revisions = _revisions(url)
-    assert flask(env, "db", "current").stdout.startswith(f"{revisions[-1]} (up to date)")
-    history = flask(env, "db", "history").stdout
+    assert _flask_cli(env, "db", "current").startswith(f"{revisions[-1]} (up to date)")
+    history = _flask_cli(env, "db", "history")
     assert all(r in history for r in revisions) and "(head)" in history
-    out = flask(env, "db", "downgrade", "base").stdout
+    out = _flask_cli(env, "db", "downgrade", "base")
     assert "no migration" in out
-    assert "no schema" in flask(env, "db", "current").stdout
+    assert "no schema" in _flask_cli(env, "db", "current")
