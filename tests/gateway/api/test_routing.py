@@ -93,23 +93,29 @@ def test_endpoint_mismatch_retired_model_and_effort_outside_the_table(client):
     assert info.value.body["param"] == "model" and "low, high" in info.value.body["message"]
 
 
-def test_weighted_split_over_1000_requests(live, api_key, double):
-    """Weights 3:1 among equal priority. Tolerance: 5 standard deviations of the binomial (about ±0.069)."""
+def test_weighted_split_serves_both_equal_priority_targets_and_never_the_fallback(live, api_key, double, services):
+    """Weights 3:1 among equal priority, then a lower priority. The split's statistics are proven on resolve() in
+    tests/gateway/test_routing_unit.py; here, that the stored route reaches it with its weights and priorities,
+    and that over HTTP both equal-priority targets take turns (50 requests: one of them never served has a
+    chance of 0.75**50, below 1e-6) while the lower priority is never called."""
+    route = services.catalog.snapshot.routes["split"]
+    assert [(t.model, t.priority, t.weight) for t in route.targets] == [
+        ("local/heavy", 0, 3), ("local/light", 0, 1), ("openai/gpt-4o-mini", 1, 1)]
     session = requests.Session()
     served = {"heavy": 0, "light": 0}
-    for _ in range(1000):
+    for _ in range(50):
         resp = session.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
                             json={"model": "split", "messages": HELLO})
-        assert resp.status_code == 200
+        assert resp.status_code == 200 and resp.headers["x-gateway-fallback-used"] == "false"
         served[resp.headers["x-gateway-model"]] += 1
-    share = served["heavy"] / 1000
-    assert abs(share - 0.75) <= 5 * (0.75 * 0.25 / 1000) ** 0.5, served
+    assert served["heavy"] > 0 and served["light"] > 0, served
+    assert (double.calls["heavy"], double.calls["light"]) == (served["heavy"], served["light"])
     assert double.calls["gpt-4o-mini"] == 0                        # the lower priority is only a fallback
 
 
 @pytest.fixture
 def fast_breaker(use_breaker):
-    return use_breaker(threshold=2, cooldown_s=0.6)
+    return use_breaker(threshold=2, cooldown_s=0.4)
 
 
 def test_cooldown_after_repeated_failures_then_one_probe(client, double, fast_breaker, services):
@@ -120,7 +126,10 @@ def test_cooldown_after_repeated_failures_then_one_probe(client, double, fast_br
     skipped = _raw(client, "guarded")                              # cooling down: not even tried
     assert double.calls["flaky"] == 2 and skipped.headers["x-gateway-model"] == "steady"
     assert skipped.headers["x-gateway-attempts"].startswith("local/flaky:cooldown,")
-    time.sleep(0.7)
+    # while it cools down, check() only tells when that ends (it claims the probe only after): wait for that
+    until = fast_breaker.check("local/flaky")
+    assert until is not None and until > time.time()
+    time.sleep(until - time.time() + 0.02)
     probe = _raw(client, "guarded")                                # cooldown over: one probe, which succeeds
     assert double.calls["flaky"] == 3 and probe.headers["x-gateway-model"] == "flaky"
     assert probe.headers["x-gateway-fallback-used"] == "false"
