@@ -1,9 +1,13 @@
-"""Admin panel fixtures: an admin user made through the CLI, a signed-in test client, clean-up of what tests made."""
+"""Admin panel fixtures: an admin user made through the CLI, a signed-in test client, clean-up of what tests made,
+and cheaper password hashes for the tests (the same scrypt, with a smaller cost)."""
+import functools
 import re
 
 import pytest
 from sqlalchemy import delete
+from werkzeug.security import generate_password_hash
 
+from gateway.admin import users
 from models import ModelPrice, Provider, Route
 
 ADMIN_USER = "admin-tests"
@@ -44,8 +48,24 @@ class AdminClient:
         return self.http.post(path, data=data, **kw)
 
 
+# scrypt with N=2**10 instead of werkzeug's 2**15: a hash (made on every user created or changed, checked on every
+# sign-in, ~40 in these tests) costs ~2 ms instead of ~75 ms. Hashes say their parameters, so checking one made
+# with either cost works the same. test_production_hashes_with_werkzeugs_default_cost proves the module's own.
+TEST_HASH_METHOD = "scrypt:1024:8:1"
+PRODUCTION_GENERATE_PASSWORD_HASH = users.generate_password_hash
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "generate_password_hash", functools.partial(generate_password_hash, method=TEST_HASH_METHOD))
+        users._dummy_hash.cache_clear()          # the unknown-user hash is made like the others
+        yield
+    users._dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
-def admin_user(app):
+def admin_user(app, cheap_password_hashes):
     """Made with `flask admin create-user`, the password typed at its prompt (twice)."""
     result = app.test_cli_runner().invoke(args=["admin", "create-user", "--username", ADMIN_USER],
                                           input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")

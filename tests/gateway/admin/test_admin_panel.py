@@ -5,14 +5,15 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import create_app
-from gateway.admin import session_secret
+from gateway.admin import session_secret, users
 from gateway.secrets import load_or_create_key
 from models import AdminUser, ApiKey, ModelPrice, Provider, RequestAttempt, RequestLog, Route
 from tests.support.logs import log_row
-from tests.gateway.admin.conftest import ADMIN_PASSWORD, ADMIN_USER, PREFIX, AdminClient, csrf_of
+from tests.gateway.admin.conftest import (ADMIN_PASSWORD, ADMIN_USER, PREFIX, PRODUCTION_GENERATE_PASSWORD_HASH,
+                                         TEST_HASH_METHOD, AdminClient, csrf_of)
 
 HELLO = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
 ADMIN_PAGES = ("/admin/", "/admin/keys/", "/admin/keys/new/", "/admin/keys/details/?id=1", "/admin/providers/",
@@ -112,6 +113,18 @@ def test_a_new_password_ends_the_old_sessions(app, services):
     assert result.exit_code == 0, result.output
     assert client.get("/admin/").status_code == 302
     assert client.login(username=name, password=second).status_code == 302
+
+
+def test_production_hashes_with_werkzeugs_default_cost(app, services, monkeypatch):
+    """These tests hash with a lower cost (conftest.TEST_HASH_METHOD); the module itself uses werkzeug's default."""
+    monkeypatch.setattr(users, "generate_password_hash", PRODUCTION_GENERATE_PASSWORD_HASH)
+    runner = app.test_cli_runner()
+    name, password = _name("cost"), "a production password"
+    assert runner.invoke(args=["admin", "create-user", "--username", name, "--password", password]).exit_code == 0
+    row = _one(services, select(AdminUser).where(AdminUser.username == name))
+    method = row.password_hash.split("$", 1)[0]
+    assert method == generate_password_hash("anything").split("$", 1)[0] != TEST_HASH_METHOD
+    assert check_password_hash(row.password_hash, password)
 
 
 def test_cli_stores_a_salted_hash_only(app, services, admin_user):
