@@ -140,12 +140,22 @@ def _default_openai(body: dict) -> dict:
     return openai_completion(model, f"Echo: {text}")
 
 
+HOLD_MAX_S = 30.0
+
+
+def _hold(event) -> None:
+    """Wait for a test's Event; one that is never set (a failed test) frees the handler after HOLD_MAX_S."""
+    event.wait(HOLD_MAX_S)
+
+
 class ProviderDouble:
     """A real HTTP server. `enqueue(model, reply...)` scripts the next answers for an upstream model id; a reply
-    is {"status": int, "body": dict|str|bytes, "headers": dict, "delay": seconds} or, for a stream,
-    {"stream": [bytes or pause seconds, ...], "chunk_delay": seconds} (sent as text/event-stream, connection
-    closed at the end; leave out the final events to simulate a cut). A stream reply with "hold_s" then keeps
-    the connection open that long, reading it: when the gateway closes it, the time goes to `hung_up[model]`.
+    is {"status": int, "body": dict|str|bytes, "headers": dict, "delay": seconds, "hold": threading.Event} or, for a
+    stream, {"stream": [bytes, pause seconds or a threading.Event, ...], "chunk_delay": seconds} (sent as
+    text/event-stream, connection closed at the end; leave out the final events to simulate a cut). An Event holds
+    the answer (or the rest of the stream) until the test sets it, at most HOLD_MAX_S: a test waits for a
+    condition instead of sleeping for a guess. A stream reply with "hold_s" then keeps the connection open that
+    long, reading it: when the gateway closes it, the time goes to `hung_up[model]`.
     {"dribble": bytes, "every": seconds} sends a JSON answer one byte at a time (its Content-Length first).
     Unscripted requests get the protocol handler's default.
     A protocol handler module has `default_reply(double, path, headers, body) -> reply dict` and
@@ -234,6 +244,9 @@ class ProviderDouble:
                         if isinstance(piece, (int, float)):
                             time.sleep(piece)             # a pause inside the stream
                             continue
+                        if not isinstance(piece, bytes):  # an Event: silent until the test sets it
+                            _hold(piece)
+                            continue
                         self.wfile.write(piece)
                         self.wfile.flush()
                         if reply.get("chunk_delay"):
@@ -278,6 +291,8 @@ class ProviderDouble:
                 reply = double._next_reply(model)
                 if reply is not None and reply.get("delay"):
                     time.sleep(reply["delay"])
+                if reply is not None and reply.get("hold") is not None:
+                    _hold(reply["hold"])
                 if reply is None or not {"body", "stream", "dribble"} & set(reply):
                     default = handler.default_reply(double, self.path, dict(self.headers), body or {}) \
                         if handler else {"status": 404, "body": {"error": {"message": f"no route {self.path}"}}}

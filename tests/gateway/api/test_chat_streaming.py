@@ -163,10 +163,10 @@ def _timings(services, monkeypatch, **changes):
 
 
 def test_keepalive_comments_during_a_long_pause(live, api_key, double, services, monkeypatch):
-    _timings(services, monkeypatch, keepalive_s=0.2)
+    _timings(services, monkeypatch, keepalive_s=0.1)
     completion = _default_openai({"model": "gpt-4o-mini", "messages": HELLO})
     pieces = openai_stream(completion)
-    double.enqueue("gpt-4o-mini", {"stream": pieces[:1] + [0.9] + pieces[1:]})
+    double.enqueue("gpt-4o-mini", {"stream": pieces[:1] + [0.5] + pieces[1:]})   # ~4 keep-alive intervals
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
     events, comments = _sse_bodies(resp)
     assert resp.status_code == 200 and comments.count(": keep-alive") >= 2

@@ -2,6 +2,7 @@
 WARNING per failed upstream attempt, and /metrics (bounded labels, in-flight and state gauges, the bearer token)."""
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -264,34 +265,40 @@ def _wait_for(fn, expected, wait_s: float = 5.0):
     return got
 
 
-def _paused_stream(double, model: str, pause_s: float) -> None:
+def _held_stream(double, model: str) -> threading.Event:
+    """The upstream sends its first chunks, then is silent until the returned Event is set."""
     chunks = openai_stream(openai_completion(model, "Hello there, my friend."), include_usage=True)
-    double.enqueue(model, {"stream": chunks[:2] + [pause_s] + chunks[2:]})
+    go_on = threading.Event()
+    double.enqueue(model, {"stream": chunks[:2] + [go_on] + chunks[2:]})
+    return go_on
 
 
 @pytest.mark.parametrize("leave_early", [False, True])
 def test_in_flight_gauges_count_a_stream_until_its_end(live, api_key, double, leave_early):
     base = _wait_for(lambda: _gauges(live), (0.0, 0.0))
-    _paused_stream(double, "gpt-4o-mini", 1.0)
+    go_on = _held_stream(double, "gpt-4o-mini")
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "stream": True, "messages": HELLO}, stream=True)
     body = resp.iter_content(chunk_size=None)
-    assert b"data: " in next(body)                                 # relaying, the upstream is pausing
+    assert b"data: " in next(body)                                 # relaying, the upstream is silent
     assert _gauges(live) == (base[0] + 1, base[1] + 1)
     if leave_early:
         resp.close()                                               # the client goes: the end hook still runs
+        go_on.set()                                                # (the relay sees it at its next write)
     else:
+        go_on.set()
         assert b"[DONE]" in b"".join(body)
     assert _wait_for(lambda: _gauges(live), base) == base
 
 
 def test_a_non_streaming_request_is_in_flight_while_it_waits_for_the_provider(live, api_key, double):
-    import threading
     base = _wait_for(lambda: _gauges(live), (0.0, 0.0))
-    double.enqueue("gpt-4o-mini", {"delay": 1.0})
+    answer = threading.Event()
+    double.enqueue("gpt-4o-mini", {"hold": answer})
     t = threading.Thread(target=_post, args=(live, api_key))
     t.start()
     assert _wait_for(lambda: _gauges(live), (base[0] + 1, base[1])) == (base[0] + 1, base[1])
-    t.join()
+    answer.set()
+    t.join(timeout=20)
     assert _wait_for(lambda: _gauges(live), base) == base
 
 
