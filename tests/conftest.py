@@ -9,6 +9,7 @@ import uuid
 
 import openai
 import pytest
+from flask.testing import FlaskClient
 
 from app import create_app
 from gateway import config_file
@@ -166,12 +167,24 @@ def app(database_url, double, tmp_path_factory):
         # failures scripted by one test must not put a target into cooldown for the next ones
         "COOLDOWN_FAILURES": 10**6, "REDIS_PREFIX": f"switchyard-test:{uuid.uuid4().hex}:",
     })
+    application.test_client_class = ClosingTestClient
     svc = application.extensions["switchyard"]
     with svc.sessionmaker() as s, s.begin():
         config_file.apply(s, config_file.parse(base_config(double.url)), svc.box)
     svc.start()
     yield application
     svc.shutdown()
+
+
+class ClosingTestClient(FlaskClient):
+    """Flask's test client, closing every response as a WSGI server does: the app hands a request over (log row,
+    in-flight gauges) when its response is closed, and an unbuffered test response is never closed, so each /v1
+    call of the admin tests stayed in flight for the rest of the run (and the in-flight gauge tests waited 5 s
+    each for the gauges to come back to zero)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -265,6 +265,14 @@ def _wait_for(fn, expected, wait_s: float = 5.0):
     return got
 
 
+def _idle_gauges(live) -> tuple[float, float]:
+    """The gauges with nothing in flight; earlier tests' requests must all have been handed over by now (one left
+    in flight is a leak: it was one, in the Flask test client, until it closed its responses)."""
+    base = _wait_for(lambda: _gauges(live), (0.0, 0.0))
+    assert base == (0.0, 0.0), f"requests of earlier tests are still in flight: {base}"
+    return base
+
+
 def _held_stream(double, model: str) -> threading.Event:
     """The upstream sends its first chunks, then is silent until the returned Event is set."""
     chunks = openai_stream(openai_completion(model, "Hello there, my friend."), include_usage=True)
@@ -275,7 +283,7 @@ def _held_stream(double, model: str) -> threading.Event:
 
 @pytest.mark.parametrize("leave_early", [False, True])
 def test_in_flight_gauges_count_a_stream_until_its_end(live, api_key, double, leave_early):
-    base = _wait_for(lambda: _gauges(live), (0.0, 0.0))
+    base = _idle_gauges(live)
     go_on = _held_stream(double, "gpt-4o-mini")
     resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "stream": True, "messages": HELLO}, stream=True)
     body = resp.iter_content(chunk_size=None)
@@ -291,7 +299,7 @@ def test_in_flight_gauges_count_a_stream_until_its_end(live, api_key, double, le
 
 
 def test_a_non_streaming_request_is_in_flight_while_it_waits_for_the_provider(live, api_key, double):
-    base = _wait_for(lambda: _gauges(live), (0.0, 0.0))
+    base = _idle_gauges(live)
     answer = threading.Event()
     double.enqueue("gpt-4o-mini", {"hold": answer})
     t = threading.Thread(target=_post, args=(live, api_key))
