@@ -70,6 +70,14 @@ def post_worker_init(worker):
 
 
 def on_starting(server):
+    """Refuse a database whose schema is behind the code once, before any worker starts (gateway/startup.py), in a
+    process of its own so the master carries none of the app's imports; then empty the metrics directory."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    check = subprocess.run([sys.executable, "-m", "gateway.startup"], cwd=root, env=os.environ)
+    if check.returncode != 0:
+        raise SystemExit(check.returncode)
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)

@@ -1,7 +1,12 @@
-"""What a server process checks before it serves: the database schema matches the code."""
-import logging
+"""What a server process checks before it serves: the database schema matches the code.
 
-from flask import Flask
+`check_database(app)` runs in wsgi.py, for any WSGI server. Under gunicorn the master also runs it once, before
+any worker starts, as `python -m gateway.startup` in a process of its own (deploy/gunicorn.conf.py's
+on_starting): two workers refusing at once made gunicorn 27 halt twice and exit 1 with a traceback, and the
+master stays free of the app's imports."""
+import logging
+import sys
+
 from sqlalchemy.exc import OperationalError
 
 from gateway import db
@@ -10,10 +15,11 @@ log = logging.getLogger("switchyard.startup")
 APP_LOAD_ERROR = 4     # gunicorn's exit status for "App failed to load": the master halts instead of respawning
 
 
-def check_database(app: Flask) -> None:
-    svc = app.extensions["switchyard"]
+def check_schema_at(engine, url: str) -> None:
+    """Raise SystemExit(APP_LOAD_ERROR) on a schema behind the code (logged, naming the command that fixes it);
+    log and return on an unreachable database (the server starts; /readyz answers 503 until it is back)."""
     try:
-        warning = db.check_schema(svc.engine, svc.settings.DATABASE_URL)
+        warning = db.check_schema(engine, url)
     except db.SchemaBehind as e:
         log.error("%s", e)
         raise SystemExit(APP_LOAD_ERROR) from None
@@ -23,3 +29,25 @@ def check_database(app: Flask) -> None:
         return
     if warning:
         log.warning("%s", warning)
+
+
+def check_database(app) -> None:
+    svc = app.extensions["switchyard"]
+    check_schema_at(svc.engine, svc.settings.DATABASE_URL)
+
+
+def main() -> int:
+    """The check on its own: the database of the environment's settings (no app, no Flask)."""
+    from gateway.config import Settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    url = Settings.from_env().DATABASE_URL
+    engine = db.make_engine(url)
+    try:
+        check_schema_at(engine, url)
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
