@@ -87,16 +87,10 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         slug = m["id"]
         row = session.scalar(select(ModelPrice).where(ModelPrice.slug == slug))
         if row is None:
-            row = ModelPrice(slug=slug, price_version=1)
-        new_prices = tuple(m.get(k) for k in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
-                                               "cache_write_per_mtok"))
-        old_prices = tuple(None if v is None else Decimal(str(v)) for v in (
-            row.input_per_mtok, row.output_per_mtok, row.cached_input_per_mtok, row.cache_write_per_mtok))
-        if row.id is not None and _norm(new_prices) != _norm(old_prices):
-            row.price_version = (row.price_version or 1) + 1   # the log row records which version priced it
+            row = ModelPrice(slug=slug)
+        row.set_prices(m)
         row.provider = slug.split("/", 1)[0]
         row.upstream = m.get("upstream") or slug.split("/", 1)[1]
-        (row.input_per_mtok, row.output_per_mtok, row.cached_input_per_mtok, row.cache_write_per_mtok) = new_prices
         row.context_window = m.get("context_window")
         row.max_output = m.get("max_output")
         row.capabilities = json.dumps(m["capabilities"], sort_keys=True) if m.get("capabilities") else None
@@ -125,10 +119,6 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         session.add(row)
         counts["routes"] += 1
     return counts
-
-
-def _norm(prices):
-    return tuple(None if v is None else Decimal(str(v)).normalize() for v in prices)
 
 
 def _num(v):

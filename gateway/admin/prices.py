@@ -12,18 +12,11 @@ PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "c
 _PRICE_ARGS = {"validators": [Optional(), NumberRange(min=0)], "description": "USD per million tokens."}
 
 
-def _norm(value):
-    return None if value is None else Decimal(str(value)).normalize()
-
-
-def prices_changed(model) -> bool:
-    """Did this edit change a price? (the attribute history against the values loaded from the database)"""
+def _loaded_prices(model) -> dict:
+    """The prices as the database held them before this edit (the form has already written the new ones)."""
     attrs = sa_inspect(model).attrs
-    for name in PRICE_FIELDS:
-        hist = attrs[name].history                # 1.25 over 1.250000 is no change; None over 2 is one
-        if hist.added and _norm(hist.added[0]) != _norm(hist.deleted[0] if hist.deleted else None):
-            return True
-    return False
+    return {f: (attrs[f].history.deleted[0] if attrs[f].history.deleted else getattr(model, f))
+            for f in PRICE_FIELDS}
 
 
 class ModelPriceView(CatalogView):
@@ -89,7 +82,8 @@ class ModelPriceView(CatalogView):
         model.capabilities = canonical_json(model.capabilities)
         model.prices_as_of = (model.prices_as_of or "").strip() or None
         model.replacement = (model.replacement or "").strip() or None
-        if is_created:
-            model.price_version = 1
-        elif prices_changed(model):
-            model.price_version = (model.price_version or 1) + 1
+        new = {f: getattr(model, f) for f in PRICE_FIELDS}
+        if not is_created:                       # back to the loaded prices, then the one rule sets the new ones
+            for field, value in _loaded_prices(model).items():
+                setattr(model, field, value)
+        model.set_prices(new)
