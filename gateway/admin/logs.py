@@ -71,7 +71,7 @@ class RequestLogView(AdminModelView):
     column_list = ("created_at", "request_id", "key", "requested_model", "provider", "upstream_model", "status",
                    "error_code", "stream", "tokens", "cost_usd", "upstream_latency_ms", "gateway_latency_ms",
                    "attempts")
-    column_details_list = ("request_id", "created_at", "key", "endpoint", "requested_model", "route", "provider",
+    column_details_list = ("request_id", "client_request_id", "traceparent", "created_at", "key", "endpoint", "requested_model", "route", "provider",
                            "upstream_model", "status", "error_code", "stream", "attempts", "fallback_used",
                            "usage_known", "prompt_tokens", "completion_tokens", "cached_tokens",
                            "reasoning_tokens", "cost_usd", "price_version", "upstream_latency_ms",
@@ -79,7 +79,8 @@ class RequestLogView(AdminModelView):
     column_labels = {"created_at": "Time (UTC)", "request_id": "Request id", "requested_model": "Model asked",
                      "upstream_model": "Upstream model", "error_code": "Error", "cost_usd": "Cost (USD)",
                      "upstream_latency_ms": "Provider ms", "gateway_latency_ms": "Overhead ms",
-                     "usage_known": "Usage known"}
+                     "usage_known": "Usage known", "client_request_id": "Client's request id",
+                     "traceparent": "Trace context"}
     column_formatters = {"key": _fmt_key, "cost_usd": _fmt_cost, "tokens": _fmt_tokens, "status": _fmt_status,
                          "upstream_latency_ms": _fmt_ms, "gateway_latency_ms": _fmt_ms,
                          "request_id": lambda v, c, m, n: Markup("<code>{}</code>").format(m.request_id)}
@@ -87,7 +88,7 @@ class RequestLogView(AdminModelView):
     column_sortable_list = ("created_at", "requested_model", "provider", "status", "error_code", "cost_usd",
                             "upstream_latency_ms", "gateway_latency_ms")
     column_default_sort = [("created_at", True), ("id", True)]
-    column_searchable_list = ("request_id",)
+    column_searchable_list = ("request_id", "client_request_id")
     column_filters = (filters.IntEqualFilter(RequestLog.key_id, "Key", options=_KeyOptions()), "requested_model",
                       "provider", "status", "error_code", "stream", "created_at")
     named_filter_urls = True

@@ -1,5 +1,6 @@
 """The admin panel through Flask's test client: login and CSRF, keys, providers, prices, routes, logs, the CLI."""
 import hashlib
+import time
 import uuid
 from decimal import Decimal
 
@@ -386,6 +387,27 @@ def test_route_targets_are_reordered_and_deleted_inline(admin, services):
 
 
 # --- request logs --------------------------------------------------------------------------------------------------
+
+def test_a_log_row_shows_and_finds_the_clients_request_id_and_trace(admin, services, api_key, double):
+    client_id, trace = f"client-{uuid.uuid4().hex[:12]}", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    resp = admin.http.post("/v1/chat/completions", json=HELLO,
+                           headers={**_bearer(api_key), "X-Request-Id": client_id, "traceparent": trace})
+    assert resp.headers["x-request-id"] == client_id
+    resp.close()
+    deadline = time.time() + 5
+    while True:
+        services.log_writer.flush()
+        row_id = _one(services, select(RequestLog.id).where(RequestLog.client_request_id == client_id))
+        if row_id is not None or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    details = admin.get(f"/admin/logs/details/?id={row_id}").text
+    assert client_id in details and trace in details and "Trace context" in details
+    found = admin.get(f"/admin/logs/?search={client_id}").text
+    assert f"/admin/logs/details/?id={row_id}" in found
+    other = admin.get("/admin/logs/?search=client-nobody-sent-this").text       # the search does filter
+    assert f"/admin/logs/details/?id={row_id}" not in other
+
 
 def test_request_logs_are_read_only_with_attempts(admin, services, api_key, double):
     resp = admin.http.post("/v1/chat/completions", json=HELLO, headers=_bearer(api_key))
