@@ -6,6 +6,8 @@ every chunk carries when the client asked for `stream_options.include_usage`, an
 stamped in this one place. An egress turns those chunks into the bytes of one ingress format: `ChatEgress` for
 /v1/chat/completions (data lines, the cost comment, [DONE]); gateway/responses has the Responses one. The relay
 (gateway/streaming.py) calls `chunks`, then `end` or `error`, and knows no format."""
+import os
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +24,11 @@ class ChunkEnvelope:
     created: int
     model: str
     include_usage: bool = False
+
+    @classmethod
+    def new(cls, model: str, include_usage: bool) -> "ChunkEnvelope":
+        """The envelope of a new stream: a fresh chatcmpl- id, created now, echoing the model the client asked for."""
+        return cls(f"chatcmpl-{os.urandom(12).hex()}", int(time.time()), model, include_usage)
 
     def stamp(self, body: dict) -> dict:
         out = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}

@@ -34,6 +34,12 @@ class LocalBreaker:
             self._probe_until[label] = now + self.cooldown_s
             return None
 
+    def cooling(self, now: float | None = None) -> int:
+        """How many targets are cooling down now (their cooldown has not ended)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return sum(1 for until in self._open_until.values() if until > now)
+
     def failure(self, label: str) -> None:
         now = time.time()
         with self._lock:
@@ -98,6 +104,17 @@ class RedisBreaker(LocalBreaker):
     def _k(self, kind: str, label: str) -> str:
         return f"{self.prefix}{kind}:{label}"
 
+    def cooling(self, now: float | None = None) -> int:
+        """Targets cooling down on any worker or host (the open markers in Redis); Redis down: this process's."""
+        now = time.time() if now is None else now
+        try:
+            pattern = _glob_escape(f"{self.prefix}open:") + "*"
+            keys = list(self.redis.scan_iter(match=pattern, count=500))
+            values = self.redis.mget(keys) if keys else []
+            return sum(1 for v in values if v is not None and float(v) > now)
+        except Exception:  # noqa: BLE001 - Redis down: the breaker itself falls back to its local state
+            return super().cooling(now)
+
     def check(self, label: str) -> float | None:
         try:
             until = self._open_marker(label)
@@ -145,6 +162,10 @@ class RedisBreaker(LocalBreaker):
             self.redis.delete(self._k("open", label), self._k("probe", label), self._k("fail", label))
         except Exception:  # noqa: BLE001
             super().success(label)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 def make_breaker(redis, threshold: int, window_s: float, cooldown_s: float,

@@ -1,6 +1,6 @@
 """The one orchestrator: resolve, then attempts with retries and fallback, timing and pricing; no provider ifs.
 
-`chat` and `stream` share one attempt loop (`run`); an ingress format (chat completions today) calls them with
+`chat` and `stream` share one attempt loop (`run`); an ingress format (chat completions, responses) calls them with
 its canonical body and shapes the answer itself."""
 import logging
 import random
@@ -14,7 +14,7 @@ from gateway.catalog import Catalog
 from gateway.cooldown import LocalBreaker
 from gateway.pricing import cost_of
 from gateway.providers import adapter_for
-from gateway.providers.base import Adapter
+from gateway.providers.base import Adapter, untranslatable
 from gateway.record import RequestRecord
 from gateway.routing import RoutePlan, resolve
 from gateway.scrub import scrub_error
@@ -156,13 +156,11 @@ class Pipeline:
                 raise exc.Timeout("The request's total deadline passed before an answer.")
             t0 = time.perf_counter()
             try:
-                try:
-                    result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
-                except exc.GatewayError:
-                    raise
-                except Exception as e:  # noqa: BLE001 - what the provider sent could not be translated
-                    raise malformed(e) from e
-            except exc.GatewayError as e:
+                result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
+            except Exception as raised:  # noqa: BLE001 - a GatewayError, or an answer that could not be translated
+                e = raised if isinstance(raised, exc.GatewayError) else untranslatable(raised)
+                if e is not raised:
+                    e.__cause__ = raised
                 ms = (time.perf_counter() - t0) * 1000
                 scrub_error(e, target.api_key)
                 rec.attempt_failed(target.label, e.upstream_status, e.code, e.message, ms)
@@ -175,7 +173,7 @@ class Pipeline:
                 elif e.upstream_status is not None:
                     self.breaker.success(target.label)    # it answered: up, even if it refused this request
                 if not e.retryable or attempt >= target.retries:
-                    raise
+                    raise e
                 time.sleep(min(backoff_s(attempt, e.retry_after), max(0.0, deadline - time.monotonic())))
                 continue
             rec.attempt_succeeded(target.label, status, upstream_ms)
@@ -217,10 +215,3 @@ class Pipeline:
         session, _ = self.run(plan, rec, attempt)
         return RelayBody(session, rec, egress, self.timings)
 
-
-def malformed(e: Exception) -> exc.ProviderUnavailable:
-    """An upstream answer the adapter could not translate: that provider's fault (502, retried, the fallback),
-    named by what broke, never a gateway 500."""
-    detail = str(e).splitlines()[0][:200] if str(e) else ""
-    return exc.ProviderUnavailable(f"The provider sent an answer the gateway cannot read "
-                                   f"({type(e).__name__}{': ' + detail if detail else ''}).")

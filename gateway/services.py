@@ -44,7 +44,6 @@ class Services:
     pipeline: Pipeline
     ledger: SpendLedger
     metrics: Metrics
-    started: bool = False
     _background: bool = False               # the background refresh is running (started once per process)
     _last_load_try: float = -1e9
     limiter: Limiter | None = None           # per-key request rates, bound to this app in create_app
@@ -88,6 +87,11 @@ class Services:
             self.access_log.write(rec, total_s)
         self.metrics.start_sampler(self.log_writer)
 
+    @property
+    def started(self) -> bool:
+        """The background refresh runs and the catalog has loaded (by a request or by the refresh itself)."""
+        return self._background and self.catalog.loaded
+
     def start(self) -> None:
         """First request in this process (after the fork): load the catalog and start the background refresh.
 
@@ -100,19 +104,19 @@ class Services:
             self._background = True
             self.catalog.also_refresh.append(self.ledger.refresh)
             self.catalog.start()
-        if not self.catalog.loaded:
-            now = time.monotonic()
-            if now - self._last_load_try < 1.0:
-                raise Unavailable("The gateway has not loaded its catalog yet: the database is not reachable.")
-            self._last_load_try = now
-            try:
-                self.catalog.refresh()
-                self.ledger.refresh()
-            except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
-                log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
-                raise Unavailable("The gateway has not loaded its catalog yet: the database is not reachable.") \
-                    from e
-        self.started = True
+        if self.catalog.loaded:
+            return
+        not_loaded = "The gateway has not loaded its catalog yet: the database is not reachable."
+        now = time.monotonic()
+        if now - self._last_load_try < 1.0:
+            raise Unavailable(not_loaded)
+        self._last_load_try = now
+        try:
+            self.ledger.refresh()
+            self.catalog.refresh()               # last: `loaded` (and so `started`) only once both have worked
+        except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
+            log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
+            raise Unavailable(not_loaded) from e
 
     def shutdown(self) -> None:
         self.catalog.stop()

@@ -6,6 +6,7 @@ close hands the log row over."""
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -13,7 +14,7 @@ from gateway import drain
 from gateway import exceptions as exc
 from gateway.errors import to_gateway_error
 from gateway.pricing import cost_of
-from gateway.providers.base import StreamState
+from gateway.providers.base import StreamState, untranslatable
 from gateway.record import RequestRecord
 from gateway.scrub import scrub_error
 from gateway.sse import SSEDecoder, comment
@@ -94,34 +95,32 @@ class StreamSession:
     opened_at: float = field(default_factory=time.perf_counter)
 
 
-def _translated(session: StreamSession, events) -> list[dict]:
-    """Chunk bodies for these upstream events. A failure to translate what the provider sent is that provider's
-    fault (502 provider_unavailable, naming what broke), never a gateway 500."""
-    out: list[dict] = []
+@contextmanager
+def _provider_fault():
+    """A failure to translate what the provider sent is that provider's fault (502 provider_unavailable, naming
+    what broke), never a gateway 500."""
     try:
-        for event in events:
-            out.extend(session.state.feed(event))
+        yield
     except exc.GatewayError:
         raise
     except Exception as e:  # noqa: BLE001 - a malformed upstream event
-        raise exc.ProviderUnavailable(f"The provider sent a stream event the gateway cannot read "
-                                      f"({type(e).__name__}).") from e
-    return out
+        raise untranslatable(e) from e
 
 
 def _feed(session: StreamSession, data: bytes) -> list[dict]:
-    return _translated(session, session.decoder.feed(data))
+    out: list[dict] = []
+    with _provider_fault():
+        for event in session.decoder.feed(data):
+            out.extend(session.state.feed(event))
+    return out
 
 
 def _finish(session: StreamSession) -> list[dict]:
-    out = _translated(session, session.decoder.close())
-    try:
+    out: list[dict] = []
+    with _provider_fault():
+        for event in session.decoder.close():
+            out.extend(session.state.feed(event))
         out.extend(session.state.finish())
-    except exc.GatewayError:
-        raise
-    except Exception as e:  # noqa: BLE001 - as above
-        raise exc.ProviderUnavailable(f"The provider's stream ended in a state the gateway cannot read "
-                                      f"({type(e).__name__}).") from e
     return out
 
 

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from gateway.catalog import Snapshot
 from gateway.config import BARE_PREFIXES
-from gateway.cooldown import LocalBreaker, RedisBreaker
+from gateway.cooldown import LocalBreaker
 from gateway.record import RequestRecord
 from gateway.routing import split_effort
 
@@ -69,23 +69,8 @@ def _tried_provider(rec: RequestRecord) -> str | None:
 
 
 def cooling_count(breaker: LocalBreaker, now: float | None = None) -> int:
-    """Targets whose cooldown has not ended: from Redis when the breaker shares its state there, else this
-    process's own breaker."""
-    now = time.time() if now is None else now
-    if isinstance(breaker, RedisBreaker):
-        try:
-            pattern = _glob_escape(f"{breaker.prefix}open:") + "*"
-            keys = list(breaker.redis.scan_iter(match=pattern, count=500))
-            values = breaker.redis.mget(keys) if keys else []
-            return sum(1 for v in values if v is not None and float(v) > now)
-        except Exception:  # noqa: BLE001 - Redis down: the breaker itself falls back to its local state
-            pass
-    with breaker._lock:
-        return sum(1 for until in breaker._open_until.values() if until > now)
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+    """Targets whose cooldown has not ended, as the breaker that owns that state counts them."""
+    return breaker.cooling(now)
 
 
 class SpillCounter:

@@ -1,12 +1,9 @@
 """POST /v1/chat/completions: parse, validate, hand to the pipeline, shape the answer."""
-import os
-import time
-
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from gateway import exceptions as exc
 from gateway.chunks import ChatEgress, ChunkEnvelope
-from gateway.api.common import authenticate, json_body, json_response, start_record
+from gateway.api.common import authenticate, json_body, json_response, sse_response, start_record
 from gateway.services import services
 from schemas import validate_chat_request
 
@@ -28,8 +25,6 @@ def create():
     if body.get("stream"):
         rec.asked(body["model"], stream=True)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        egress = ChatEgress(ChunkEnvelope(f"chatcmpl-{os.urandom(12).hex()}", int(time.time()), plan.requested,
-                                          include_usage))
-        return Response(pipeline.stream(body, plan, rec, egress), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        egress = ChatEgress(ChunkEnvelope.new(plan.requested, include_usage))
+        return sse_response(pipeline.stream(body, plan, rec, egress))
     return json_response(pipeline.chat(body, plan, rec).body)

@@ -61,5 +61,10 @@ def json_body() -> dict:
     return body
 
 
+def sse_response(body) -> Response:
+    """A stream's answer: the relay as the body, never cached or buffered by a proxy."""
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 def json_response(payload: dict, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status=status, mimetype="application/json")

@@ -13,7 +13,6 @@ from gateway.services import services
 bp = Blueprint("health", __name__)
 
 
-
 @bp.get("/healthz")
 def healthz():
     return json_response({"status": "ok"})

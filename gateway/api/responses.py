@@ -5,13 +5,10 @@ key allow-lists, limits, headers, pricing and the log row are the chat path's ow
 Not served yet (issue 11 continues): native passthrough for providers that speak the Responses API (a model the
 catalog serves only there answers 501 `not_implemented`), and stored responses (`previous_response_id`, and
 GET/DELETE /v1/responses/{id}); `store` is accepted and nothing is kept."""
-import os
-import time
-
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from gateway import exceptions as exc
-from gateway.api.common import authenticate, json_body, json_response, start_record
+from gateway.api.common import authenticate, json_body, json_response, sse_response, start_record
 from gateway.chunks import ChunkEnvelope
 from gateway.responses import from_chat, new_response_id, to_chat
 from gateway.responses.egress import ResponsesEgress
@@ -44,10 +41,8 @@ def create():
     try:
         if body.get("stream"):
             rec.asked(model, stream=True)
-            envelope = ChunkEnvelope(f"chatcmpl-{os.urandom(12).hex()}", int(time.time()), plan.requested, True)
-            relay = pipeline.stream(req.chat, plan, rec, ResponsesEgress(body, envelope, response_id))
-            return Response(relay, mimetype="text/event-stream",
-                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            egress = ResponsesEgress(body, ChunkEnvelope.new(plan.requested, True), response_id)
+            return sse_response(pipeline.stream(req.chat, plan, rec, egress))
         completion = pipeline.chat(req.chat, plan, rec)
     except exc.InvalidRequest as e:             # an adapter named a chat field: name the client's own
         e.param = req.responses_param(e.param)

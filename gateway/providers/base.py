@@ -5,7 +5,7 @@ from gateway import exceptions as exc
 from gateway.sse import SSEEvent
 from gateway.values import Completion, Target, UpstreamRequest, Usage
 
-__all__ = ["Adapter", "StreamState", "requested_effort", "refuse", "error_in_body", "message_of", "error_from_status",
+__all__ = ["Adapter", "StreamState", "requested_effort", "refuse", "error_in_body", "untranslatable", "message_of", "error_from_status",
            "Completion", "Target", "UpstreamRequest", "Usage"]
 
 
@@ -86,6 +86,14 @@ def error_in_body(payload: Any) -> exc.GatewayError | None:
     status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
     param = err.get("param") if isinstance(err.get("param"), str) else None
     return error_from_status(status, message_of(payload), param=param)
+
+
+def untranslatable(e: Exception) -> exc.ProviderUnavailable:
+    """What the provider sent and an adapter could not translate (an answer or a stream event): that provider's
+    fault (502, retried, the fallback), named by what broke, never a gateway 500."""
+    detail = str(e).splitlines()[0][:200] if str(e) else ""
+    return exc.ProviderUnavailable(f"The provider sent an answer the gateway cannot read "
+                                   f"({type(e).__name__}{': ' + detail if detail else ''}).")
 
 
 def message_of(payload: Any) -> str:
