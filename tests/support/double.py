@@ -1,6 +1,7 @@
 """A provider double on 127.0.0.1: an OpenAI, Anthropic and Gemini lookalike that records what it received.
 
-Paths: /openai/v1/... and /local/v1/... speak OpenAI; /anthropic/v1/messages speaks Anthropic (handler in
+Paths: /openai/v1/..., /local/v1/... and /xai/v1/... speak OpenAI (chat/completions here; responses in
+tests/support/double_responses.py); /anthropic/v1/messages speaks Anthropic (handler in
 tests/support/double_anthropic.py); /gemini/v1beta/models/{model}:generateContent speaks Gemini (handler in
 tests/support/double_gemini.py). Every path can be scripted per model with `enqueue`.
 """
@@ -11,6 +12,8 @@ import threading
 import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support import double_responses
 
 
 class Recorded:
@@ -47,7 +50,7 @@ def openai_completion(model: str, content: str | None = "Hello from the double."
 
 def _protocol_for(path: str):
     """The protocol handler module for a path (this module itself for OpenAI), or None."""
-    for prefix, module in (("/openai/", __name__), ("/local/", __name__),
+    for prefix, module in (("/openai/", __name__), ("/local/", __name__), ("/xai/", __name__),
                            ("/anthropic/", "tests.support.double_anthropic"),
                            ("/gemini/", "tests.support.double_gemini")):
         if path.startswith(prefix):
@@ -63,7 +66,9 @@ def model_of(path: str, body: dict) -> str:
 
 
 def default_reply(double, path: str, headers: dict, body: dict) -> dict:
-    """OpenAI protocol: check the key, then answer (as a stream when asked)."""
+    """OpenAI protocol: check the key, then answer (as a stream when asked); /responses has its own module."""
+    if path.endswith("/responses"):
+        return double_responses.default_reply(double, path, headers, body)
     if not path.endswith("/chat/completions"):
         return {"status": 404, "body": {"error": {"message": f"no route {path}", "type": "invalid_request_error",
                                                   "param": None, "code": None}}}
