@@ -25,6 +25,7 @@ class ProviderConf:
     base_url: str
     api_key: str | None
     enabled: bool = True
+    responses: str = "translate"    # /v1/responses: native | translate (default_responses_mode)
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,19 @@ def _dec(v) -> Decimal | None:
     return None if v is None else Decimal(str(v))
 
 
+def default_responses_mode(name: str, ptype: str) -> str:
+    """How /v1/responses reaches a provider nobody configured it for: natively for the one named openai (OpenAI
+    serves the Responses API), translated onto chat for every other (most OpenAI-compatible servers do not)."""
+    return "native" if name == "openai" and ptype == "openai" else "translate"
+
+
 def builtin_providers(environ=os.environ) -> dict[str, ProviderConf]:
     """Providers that work from the environment alone: a key in `<NAME>_API_KEY`, `<NAME>_BASE_URL` to override."""
     out = {}
     for name, (ptype, default_url, key_env) in BUILTIN_PROVIDERS.items():
         base_url = environ.get(f"{name.upper()}_BASE_URL") or default_url
-        out[name] = ProviderConf(name, ptype, base_url, environ.get(key_env) or None)
+        out[name] = ProviderConf(name, ptype, base_url, environ.get(key_env) or None,
+                                 responses=default_responses_mode(name, ptype))
     return out
 
 
@@ -117,7 +125,8 @@ class Catalog:
                 elif builtin is not None:
                     key = builtin.api_key
                 base_url = p.base_url or (builtin.base_url if builtin else "")
-                providers[p.name] = ProviderConf(p.name, p.type, base_url, key, bool(p.enabled))
+                providers[p.name] = ProviderConf(p.name, p.type, base_url, key, bool(p.enabled),
+                                                 p.responses or default_responses_mode(p.name, p.type))
             models = {}
             for m in s.scalars(select(ModelPrice).where(ModelPrice.enabled.is_(True))):
                 caps = json.loads(m.capabilities) if m.capabilities else {}

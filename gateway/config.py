@@ -39,6 +39,7 @@ class Settings:
     ACCESS_LOG: str = _setting("", "SWITCHYARD_ACCESS_LOG")                     # "json": one line per request
     METRICS_TOKEN: str | None = _setting(None, "SWITCHYARD_METRICS_TOKEN")      # set: /metrics needs the bearer
     READY_MAX_LOG_BACKLOG: int = _setting(10000, "SWITCHYARD_READY_MAX_LOG_BACKLOG")  # queued rows /readyz allows
+    RESPONSE_RETENTION_DAYS: int = _setting(30, "SWITCHYARD_RESPONSE_RETENTION_DAYS")  # stored /v1/responses
     TESTING: bool = False
 
     @classmethod
@@ -51,7 +52,11 @@ class Settings:
             if raw in (None, ""):
                 continue
             kind = type(f.default) if f.default is not None else str
-            setattr(s, f.name, kind(raw))
+            try:
+                setattr(s, f.name, kind(raw))
+            except ValueError:
+                raise ValueError(f"{env} must be {'a whole number' if kind is int else 'a number'}; "
+                                 f"got {raw!r}.") from None
         return s
 
     def update(self, overrides: dict | None) -> "Settings":
@@ -77,6 +82,9 @@ def validate_observability(s: Settings) -> None:
         raise ValueError(f"SWITCHYARD_ACCESS_LOG must be 'json', or 'off' / empty for no access log; got "
                          f"{s.ACCESS_LOG!r}.")
     s.ACCESS_LOG = "" if value == "off" else value
+    if s.RESPONSE_RETENTION_DAYS < 1:
+        raise ValueError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
+                         f"got {s.RESPONSE_RETENTION_DAYS}.")
     if s.READY_MAX_LOG_BACKLOG < 0:
         raise ValueError(f"SWITCHYARD_READY_MAX_LOG_BACKLOG must be 0 or more; got {s.READY_MAX_LOG_BACKLOG}.")
 

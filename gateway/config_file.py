@@ -81,6 +81,7 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         elif p.get("api_key_env") is not None:
             row.api_key_encrypted = None
         row.enabled = p["enabled"]
+        row.responses = p.get("responses")
         session.add(row)
         counts["providers"] += 1
     for m in config["models"]:
@@ -139,6 +140,8 @@ def export(session) -> dict:
             entry["api_key_env"] = p.api_key_env
         if not p.enabled:
             entry["enabled"] = False
+        if p.responses:
+            entry["responses"] = p.responses
         providers.append(entry)
     models = []
     for m in session.scalars(select(ModelPrice).order_by(ModelPrice.slug)):

@@ -1,11 +1,14 @@
 """The one orchestrator: resolve, then attempts with retries and fallback, timing and pricing; no provider ifs.
 
-`chat` and `stream` share one attempt loop (`run`); an ingress format (chat completions, responses) calls them with
-its canonical body and shapes the answer itself."""
+`chat` and `stream` share one attempt loop (`run`). What each target is sent is its `Leg`: the adapter that
+translates for it, the body that adapter is given and (streams) the egress that writes its answer. Chat
+Completions gives every target the same body and the provider type's adapter; /v1/responses picks per target
+(the provider's own Responses API, or translated onto chat), so one route may mix both."""
 import logging
 import random
 import time
-from typing import Callable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import orjson
 
@@ -48,14 +51,34 @@ def with_overrides(body: dict, target: Target) -> dict:
     return {**body, **target.overrides} if target.overrides else body
 
 
-def request_builder(body: dict, stream: bool = False):
-    """build(adapter, target) -> the upstream request, translated once per target (retries reuse it)."""
+@dataclass(frozen=True)
+class Leg:
+    """How one target serves this request: its adapter, the body the adapter builds from, and for a stream the
+    egress that writes the answer (gateway/chunks.py)."""
+    adapter: Adapter
+    body: dict
+    egress: Any = None
+
+
+Legs = Callable[[Target], "Leg | None"]
+
+
+def same_body(body: dict, egress=None) -> Legs:
+    """Every target gets `body` through its provider type's adapter (Chat Completions); None for an unknown type."""
+    def leg(target: Target) -> Leg | None:
+        adapter = adapter_for(target.provider_type)
+        return None if adapter is None else Leg(adapter, body, egress)
+    return leg
+
+
+def request_builder(stream: bool = False):
+    """build(leg, target) -> the upstream request, translated once per target (retries reuse it)."""
     built: dict = {}
 
-    def build(adapter: Adapter, target: Target):
+    def build(leg: Leg, target: Target):
         key = id(target)
         if key not in built:
-            built[key] = adapter.build_request(with_overrides(body, target), target, stream=stream)
+            built[key] = leg.adapter.build_request(with_overrides(leg.body, target), target, stream=stream)
         return built[key]
     return build
 
@@ -95,11 +118,11 @@ class Pipeline:
     def plan(self, model: str, endpoint: str = "chat") -> RoutePlan:
         return resolve(model, self.catalog.snapshot, self.default_timeout_ms, self.default_retries, endpoint)
 
-    def run(self, plan: RoutePlan, rec: RequestRecord,
-            attempt_fn: Callable[[Adapter, Target, float], tuple[T, float, int]]) -> tuple[T, Target]:
+    def run(self, plan: RoutePlan, rec: RequestRecord, legs: Legs,
+            attempt_fn: Callable[[Leg, Target, float], tuple[T, float, int]]) -> tuple[T, Target]:
         """Try the plan's targets in order, each with its retries, until `attempt_fn` succeeds.
 
-        `attempt_fn(adapter, target, timeout_s)` returns (result, upstream ms, upstream status) or raises a
+        `attempt_fn(leg, target, timeout_s)` returns (result, upstream ms, upstream status) or raises a
         GatewayError. Retryable errors use up the target's retries with backoff, then move to the next
         target; `no_provider_key` moves on at once; any other error is returned to the client at once.
         When every attempt fails the last error is raised.
@@ -110,7 +133,7 @@ class Pipeline:
                                           plan.timeout_s * len(plan.targets) * (plan.retries + 1))
         for position, target in self._order(plan, rec):
             try:
-                result = self._try_target(target, rec, deadline, attempt_fn)
+                result = self._try_target(target, rec, deadline, legs, attempt_fn)
             except exc.GatewayError as e:
                 last = e
                 if e.retryable or isinstance(e, exc.NoProviderKey):
@@ -137,26 +160,26 @@ class Pipeline:
             ready.append((position, target))
         return ready
 
-    def _try_target(self, target: Target, rec: RequestRecord, deadline: float, attempt_fn):
+    def _try_target(self, target: Target, rec: RequestRecord, deadline: float, legs: Legs, attempt_fn):
         if not target.api_key:
             err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
             rec.attempt_skipped(target.label, err.code, err.message)
             raise err
-        adapter = adapter_for(target.provider_type)
-        if adapter is None:
+        leg = legs(target)
+        if leg is None:
             err = exc.NotImplementedYet(f"The provider type '{target.provider_type}' is not supported.")
             rec.attempt_skipped(target.label, err.code, err.message)
             raise err
         trace = rec.trace_headers()
         if trace is not None:
-            adapter = TracedAdapter(adapter, trace)
+            leg = Leg(TracedAdapter(leg.adapter, trace), leg.body, leg.egress)
         for attempt in range(target.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise exc.Timeout("The request's total deadline passed before an answer.")
             t0 = time.perf_counter()
             try:
-                result, upstream_ms, status = attempt_fn(adapter, target, min(target.timeout_s, remaining))
+                result, upstream_ms, status = attempt_fn(leg, target, min(target.timeout_s, remaining))
             except Exception as raised:  # noqa: BLE001 - a GatewayError, or an answer that could not be translated
                 e = raised if isinstance(raised, exc.GatewayError) else untranslatable(raised)
                 if e is not raised:
@@ -183,35 +206,44 @@ class Pipeline:
 
     def chat(self, body: dict, plan: RoutePlan, rec: RequestRecord) -> Completion:
         """Serve a non-streaming chat completion through the plan's targets; raises the last error."""
-        build = request_builder(body)
+        return self.answer(plan, rec, same_body(body))[0]
 
-        def attempt(adapter: Adapter, target: Target, timeout_s: float):
-            resp = self.transport.call(build(adapter, target), timeout_s)
+    def answer(self, plan: RoutePlan, rec: RequestRecord, legs: Legs) -> tuple[Completion, Target]:
+        """Serve a non-streaming request, each target through its leg; the answer and the target that gave it."""
+        build = request_builder()
+
+        def attempt(leg: Leg, target: Target, timeout_s: float):
+            adapter = leg.adapter
+            resp = self.transport.call(build(leg, target), timeout_s)
             if resp.status >= 400:
                 raise adapter.parse_error(resp.status, json_or_bytes(resp.content), resp.retry_after)
             return adapter.parse_response(json_or_bytes(resp.content), target, plan.requested), \
                 resp.latency_ms, resp.status
 
-        completion, target = self.run(plan, rec, attempt)
+        completion, target = self.run(plan, rec, legs, attempt)
         rec.charged(completion.usage, cost_of(completion.usage, target.price))
-        return completion
+        return completion, target
 
     def stream(self, body: dict, plan: RoutePlan, rec: RequestRecord, egress) -> RelayBody:
-        """Serve a streaming chat completion: retries and fallback until one target has sent its first chunk
-        (within the route's timeout), then the relay (the WSGI body) carries the rest, written by the ingress
-        format's `egress` (gateway/chunks.py)."""
-        build = request_builder(body, stream=True)
+        """Serve a streaming chat completion, written by the ingress format's `egress` (gateway/chunks.py)."""
+        return self.relay(plan, rec, same_body(body, egress))
 
-        def attempt(adapter: Adapter, target: Target, timeout_s: float):
+    def relay(self, plan: RoutePlan, rec: RequestRecord, legs: Legs) -> RelayBody:
+        """Serve a stream: retries and fallback until one target has sent its first chunk (within the route's
+        timeout), then the relay (the WSGI body) carries the rest, written by that target's leg's egress."""
+        build = request_builder(stream=True)
+
+        def attempt(leg: Leg, target: Target, timeout_s: float):
+            adapter = leg.adapter
             t0 = time.perf_counter()
-            upstream = self.transport.open_stream(build(adapter, target), timeout_s)
+            upstream = self.transport.open_stream(build(leg, target), timeout_s)
             if upstream.status >= 400:
                 raise adapter.parse_error(upstream.status, json_or_bytes(upstream.read_all()), upstream.retry_after)
             session = open_session(upstream, adapter.stream_state(target), target,
                                    first_chunk_s=max(0.0, timeout_s - (time.perf_counter() - t0)),
                                    idle_timeout_s=self.timings.idle_timeout_s)
-            return session, (time.perf_counter() - t0) * 1000, upstream.status
+            return (session, leg.egress), (time.perf_counter() - t0) * 1000, upstream.status
 
-        session, _ = self.run(plan, rec, attempt)
+        (session, egress), _ = self.run(plan, rec, legs, attempt)
         return RelayBody(session, rec, egress, self.timings)
 

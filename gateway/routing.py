@@ -32,26 +32,55 @@ def _target(slug: str, provider: ProviderConf, snap: Snapshot, effort: str | Non
             retries: int, endpoint: str, overrides: dict | None = None,
             drop_unsupported: bool = False) -> Target:
     model = snap.models.get(slug)
+    native = False
     if model is not None:
         if model.retired:
             hint = f"; use '{model.replacement}' instead" if model.replacement else ""
             raise exc.ModelRetired(f"The model '{slug}' is retired{hint}.", param="model")
-        endpoints = model.capabilities.get("endpoints")
-        if endpoints and endpoint not in endpoints:
-            served = " or ".join(ENDPOINT_PATHS.get(e, e) for e in endpoints)
-            raise exc.EndpointMismatch(f"The model '{slug}' is served on {served}, not on "
-                                       f"{ENDPOINT_PATHS.get(endpoint, endpoint)}.", param="model")
+        native = _endpoint_check(slug, model.capabilities, provider, endpoint)
         efforts = model.capabilities.get("efforts")
         if effort and efforts is not None and effort not in efforts:
             allowed = ", ".join(efforts) or "none"
             raise exc.InvalidRequest(f"The model '{slug}' does not take the effort ':{effort}' "
                                      f"(it takes: {allowed}).", param="model")
+    elif endpoint == "responses":
+        native = provider.responses == "native"
     upstream = model.upstream if model else slug.split("/", 1)[1]
     return Target(provider=provider.name, provider_type=provider.type, base_url=provider.base_url,
                   api_key=provider.api_key, upstream_model=upstream, slug=slug, effort=effort,
                   timeout_s=timeout_s, retries=retries, price=model.price if model else None,
                   overrides=overrides or {}, capabilities=model.capabilities if model else {},
-                  drop_unsupported=drop_unsupported or bool(model and model.drop_unsupported))
+                  drop_unsupported=drop_unsupported or bool(model and model.drop_unsupported),
+                  responses_native=native)
+
+
+def _endpoint_check(slug: str, caps: dict, provider: ProviderConf, endpoint: str) -> bool:
+    """Raise EndpointMismatch when `endpoint` cannot serve this model; return whether a /v1/responses request
+    goes to the provider's own Responses API (True) or is translated onto chat (False).
+
+    `capabilities.endpoints` lists the provider's own endpoints for the model (absent: any). Chat Completions
+    serves only models with a chat endpoint (a Responses-only model is not translated back). /v1/responses serves
+    a model natively where the provider is `responses: native` (or the model's entry says `responses: native`, as
+    xAI's multi-agent model does) and the model has a Responses endpoint; else translated onto its chat endpoint."""
+    endpoints = caps.get("endpoints")
+    here = ENDPOINT_PATHS.get(endpoint, endpoint)
+    if endpoint != "responses":
+        if endpoints and endpoint not in endpoints:
+            served = " or ".join(ENDPOINT_PATHS.get(e, e) for e in endpoints)
+            raise exc.EndpointMismatch(f"The model '{slug}' is served on {served}, not on {here}.", param="model")
+        return False
+    speaks = provider.type == "openai" and (provider.responses == "native" or caps.get("responses") == "native")
+    has_responses = not endpoints or "responses" in endpoints
+    if speaks and has_responses:
+        return True
+    if endpoints and "chat" not in endpoints:
+        if "responses" in endpoints:
+            raise exc.EndpointMismatch(
+                f"The model '{slug}' is served only through the provider's own Responses API, and the provider "
+                f"'{provider.name}' is configured with responses: translate.", param="model")
+        served = " or ".join(ENDPOINT_PATHS.get(e, e) for e in endpoints)
+        raise exc.EndpointMismatch(f"The model '{slug}' is served on {served}, not on {here}.", param="model")
+    return False
 
 
 def _slug_target(name: str, snap: Snapshot, timeout_s: float, retries: int, endpoint: str,

@@ -1,4 +1,5 @@
-"""The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline)."""
+"""The per-app bundle of long-lived services (catalog, key cache, transport, log writer, pipeline, stored
+responses)."""
 import logging
 import os
 import time
@@ -21,6 +22,8 @@ from gateway.limits import make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.redis_client import make_redis
+from gateway.response_service import ResponsesService
+from gateway.response_store import ResponseStore
 from gateway.streaming import StreamTimings
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics
@@ -44,6 +47,7 @@ class Services:
     pipeline: Pipeline
     ledger: SpendLedger
     metrics: Metrics
+    responses: ResponsesService
     _background: bool = False               # the background refresh is running (started once per process)
     _last_load_try: float = -1e9
     limiter: Limiter | None = None           # per-key request rates, bound to this app in create_app
@@ -59,18 +63,19 @@ class Services:
         catalog = Catalog(sm, box, settings.CATALOG_REFRESH_S)
         redis = make_redis(settings.REDIS_URL)
         transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
+        pipeline = Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,
+                            make_breaker(redis, settings.COOLDOWN_FAILURES, settings.COOLDOWN_WINDOW_S,
+                                         settings.COOLDOWN_S, f"{settings.REDIS_PREFIX}cooldown:"),
+                            settings.TOTAL_DEADLINE_S,
+                            StreamTimings(settings.STREAM_KEEPALIVE_S, settings.STREAM_IDLE_TIMEOUT_S,
+                                          settings.STREAM_MAX_S))
+        store = ResponseStore(engine, settings.RESPONSE_RETENTION_DAYS)
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
                    redis=redis, keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis=redis,
                                  prefix=settings.REDIS_PREFIX), transport=transport,
                    log_writer=LogWriter(engine, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
-                   pipeline=Pipeline(catalog, transport, settings.DEFAULT_TIMEOUT_MS, settings.DEFAULT_RETRIES,
-                                     make_breaker(redis, settings.COOLDOWN_FAILURES,
-                                                  settings.COOLDOWN_WINDOW_S, settings.COOLDOWN_S,
-                                                  f"{settings.REDIS_PREFIX}cooldown:"),
-                                     settings.TOTAL_DEADLINE_S,
-                                     StreamTimings(settings.STREAM_KEEPALIVE_S, settings.STREAM_IDLE_TIMEOUT_S,
-                                                   settings.STREAM_MAX_S)),
+                   pipeline=pipeline, responses=ResponsesService(pipeline, store),
                    ledger=SpendLedger(sm), metrics=Metrics(),
                    access_log=AccessLog() if settings.ACCESS_LOG == "json" else None, limiter=make_limiter())
 
@@ -103,6 +108,7 @@ class Services:
         if not self._background:
             self._background = True
             self.catalog.also_refresh.append(self.ledger.refresh)
+            self.catalog.also_refresh.append(self.responses.store.purge)
             self.catalog.start()
         if self.catalog.loaded:
             return
@@ -121,6 +127,7 @@ class Services:
     def shutdown(self) -> None:
         self.catalog.stop()
         self.log_writer.close()
+        self.responses.store.close()
         self.transport.close()
 
 

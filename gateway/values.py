@@ -33,6 +33,7 @@ class Target:
     overrides: dict = field(default_factory=dict)
     drop_unsupported: bool = False
     capabilities: dict = field(default_factory=dict)
+    responses_native: bool = False   # /v1/responses goes to the provider's own Responses API, not onto chat
 
     @property
     def label(self) -> str:

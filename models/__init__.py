@@ -1,4 +1,4 @@
-"""SQLAlchemy models of Switchyard: keys, providers, priced models, routes and request logs."""
+"""SQLAlchemy models of Switchyard: keys, providers, priced models, routes, request logs and stored responses."""
 from models.base import Base
 from models.api_key import ApiKey
 from models.provider import Provider
@@ -6,5 +6,7 @@ from models.model_price import ModelPrice
 from models.route import Route, RouteTarget
 from models.request_log import RequestLog, RequestAttempt
 from models.admin_user import AdminUser
+from models.stored_response import StoredResponse
 
-__all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser"]
+__all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser",
+           "StoredResponse"]

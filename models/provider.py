@@ -17,6 +17,9 @@ class Provider(Base):
     api_key_env: Mapped[str | None] = mapped_column(String(120), nullable=True)
     api_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # /v1/responses: "native" passes it through to the provider's own Responses API, "translate" serves it on
+    # chat; None: the default (native for the provider named openai, translate for every other)
+    responses: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

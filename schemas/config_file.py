@@ -19,11 +19,16 @@ class ProviderEntry(_Strict):
     api_key_env = fields.String(allow_none=True)
     api_key = fields.String(allow_none=True, load_only=True)
     enabled = fields.Boolean(load_default=True)
+    # /v1/responses: native (the provider's own Responses API) or translate (onto chat); absent: the default
+    responses = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["native", "translate"]))
 
     @validates_schema
     def _one_key(self, data, **kw):
         if data.get("api_key") and data.get("api_key_env"):
             raise ValidationError("Give api_key or api_key_env, not both.", "api_key")
+        if data.get("responses") == "native" and data.get("type") != "openai":
+            raise ValidationError("Only a provider of type openai speaks the Responses API; use translate.",
+                                  "responses")
 
 
 class ModelEntry(_Strict):

@@ -93,6 +93,15 @@ providers:
     type: gemini
     base_url: {double_url}/gemini/v1beta
     api_key: test-gemini-key
+  - name: xai
+    type: openai
+    base_url: {double_url}/xai/v1
+    api_key: test-openai-key
+  - name: proxy
+    type: openai
+    base_url: {double_url}/openai/v1
+    api_key: test-openai-key
+    responses: native
 models:
   - id: openai/gpt-4o-mini
     upstream: gpt-4o-mini
@@ -121,6 +130,12 @@ models:
     input_per_mtok: 20
     output_per_mtok: 80
     capabilities: {endpoints: [responses], reasoning: true, efforts: [low, medium, high]}
+  - id: xai/grok-4.20-multi-agent
+    upstream: grok-4.20-multi-agent-0309
+    input_per_mtok: 1.25
+    output_per_mtok: 2.50
+    cached_input_per_mtok: 0.20
+    capabilities: {endpoints: [responses], responses: native, reasoning: true, efforts: [low, medium, high, max]}
   - id: openai/gpt-old
     upstream: gpt-old
     retired: true
@@ -153,6 +168,10 @@ routes:
     retries: 0
   - alias: guarded
     targets: [local/flaky, local/steady]
+    retries: 0
+  - alias: mixed
+    description: native OpenAI Responses first, then Anthropic translated
+    targets: [openai/gpt-4o, anthropic/claude-sonnet-4-5]
     retries: 0
   - alias: broken
     targets: [nowhere/model-x]

@@ -20,8 +20,22 @@ from gateway.responses import carry
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def new_response_id() -> str:
-    return f"resp_{uuid.uuid4().hex}"
+def new_response_id(now: float | None = None) -> str:
+    """resp_ + 32 hex digits: the minting time in milliseconds (12), then 80 random bits. The time lets the store
+    tell an id that may still be on its way to the database from one that does not exist."""
+    ms = int((time.time() if now is None else now) * 1000)
+    return f"resp_{ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+def response_time(response_id: str) -> float | None:
+    """When a response id of ours was minted (seconds since the epoch), or None for any other string."""
+    digits = response_id.removeprefix("resp_") if isinstance(response_id, str) else ""
+    if len(digits) != 32 or not response_id.startswith("resp_"):
+        return None
+    try:
+        return int(digits[:12], 16) / 1000
+    except ValueError:
+        return None
 
 
 def item_id(response_id: str, prefix: str, index: int) -> str:

@@ -23,7 +23,7 @@ import time
 from gateway import exceptions as exc
 from gateway.responses import response as resp
 
-_RESPONSE_ERROR = {"rate_limited": "rate_limit_exceeded", "quota_exceeded": "rate_limit_exceeded",
+RESPONSE_ERROR = {"rate_limited": "rate_limit_exceeded", "quota_exceeded": "rate_limit_exceeded",
                    "invalid_request": "invalid_prompt"}
 
 
@@ -93,7 +93,7 @@ class ResponsesStream:
         if self._open is not None:
             self._body["output"][self._open["index"]] = self._final(self._open, "incomplete")
             self._open = None
-        self._body.update(status="failed", error={"code": _RESPONSE_ERROR.get(error.code, "server_error"),
+        self._body.update(status="failed", error={"code": RESPONSE_ERROR.get(error.code, "server_error"),
                                                   "message": error.message})
         usage = resp.usage_of(self.usage)
         if usage is not None:

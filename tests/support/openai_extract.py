@@ -32,7 +32,7 @@ DEFAULT_SOURCE = os.path.join(ROOT, "..", "shared", "specs", "openai-openapi.yam
 # The bodies the gateway sends (and, for contract tests, the requests it takes).
 ROOTS = (
     "CreateChatCompletionRequest", "CreateChatCompletionResponse", "CreateChatCompletionStreamResponse",
-    "CreateResponse", "Response", "ResponseStreamEvent",
+    "CreateResponse", "Response", "ResponseStreamEvent", "ResponseItemList",
     "CreateEmbeddingRequest", "CreateEmbeddingResponse",
     "ErrorResponse", "ListModelsResponse", "Model", "DeleteModelResponse",
 )

@@ -160,8 +160,8 @@ def test_alias_and_bare_id(client, double):
 
 
 def test_no_provider_key(client):
-    with pytest.raises(openai.BadRequestError) as info:   # xai is built in but has no key in the env
-        client.chat.completions.create(model="xai/grok-4", messages=HELLO)
+    with pytest.raises(openai.BadRequestError) as info:   # mistral is built in but has no key in the env
+        client.chat.completions.create(model="mistral/mistral-small-latest", messages=HELLO)
     assert info.value.code == "no_provider_key"
 
 

@@ -21,7 +21,7 @@ def _raw(live, api_key, body: dict) -> requests.Response:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_text_answer_is_the_chat_answer_for_every_provider(client, live, api_key, services, model):
+def test_text_answer_is_the_chat_answer_for_every_provider(client, live, api_key, services, double, model):
     chat = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello"}])
     raw = client.responses.with_raw_response.create(model=model, input="Hello", instructions="Be brief.")
     resp = raw.parse()
@@ -30,6 +30,8 @@ def test_text_answer_is_the_chat_answer_for_every_provider(client, live, api_key
     assert resp.usage.input_tokens > 0 and resp.usage.output_tokens > 0
     assert raw.headers["x-gateway-provider"] == model.split("/")[0]
     assert float(raw.headers["x-gateway-cost-usd"]) > 0               # the same price per token as on chat
+    upstream = double.last().path
+    assert upstream.endswith("/responses") == model.startswith("openai/")   # native for openai, else translated
     body = json.loads(raw.http_response.content)
     assert_valid(body, "Response")
     row = log_row(services, raw.headers["x-request-id"])
@@ -98,11 +100,14 @@ def test_what_cannot_be_translated_is_a_400_naming_it(live, api_key):
     assert r.status_code == 400 and r.json()["error"]["param"] == "background"
 
 
-def test_not_yet_served_parts_say_so_in_the_error_envelope(live, api_key):
-    native_only = _raw(live, api_key, {"model": "openai/o3-pro", "input": "x"})
-    assert native_only.status_code == 501 and native_only.json()["error"]["code"] == "not_implemented"
-    stored = _raw(live, api_key, {"model": "openai/gpt-4o-mini", "input": "x", "previous_response_id": "resp_1"})
-    assert stored.status_code == 501 and stored.json()["error"]["param"] == "previous_response_id"
+def test_a_responses_only_model_is_served_natively_and_refused_on_chat(live, api_key, double):
+    r = _raw(live, api_key, {"model": "openai/o3-pro", "input": "x"})
+    assert r.status_code == 200 and r.json()["output"][-1]["content"][0]["text"] == "Echo: x"
+    assert double.last().path == "/openai/v1/responses" and double.last().body["model"] == "o3-pro"
+    chat = requests.post(f"{live.url}/v1/chat/completions", timeout=20, headers={"Authorization": f"Bearer {api_key}"},
+                         json={"model": "openai/o3-pro", "messages": [{"role": "user", "content": "x"}]})
+    assert chat.status_code == 400 and chat.json()["error"]["code"] == "endpoint_mismatch"
+    assert "/v1/responses" in chat.json()["error"]["message"]
     missing = _raw(live, api_key, {"input": "x"})
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "model"
 
