@@ -38,7 +38,7 @@ class ResponsesService:
         key.check_model(model)
         plan = self.pipeline.plan(model, endpoint="responses")
         context = self._context(body, key)
-        response_id = new_response_id()
+        response_id = new_response_id(stored=body.get("store") is not False)
         translated = [t for t in plan.targets if not t.responses_native]
         req = to_chat(body, drop_unsupported=all(t.drop_unsupported for t in translated), history=context) \
             if translated else None

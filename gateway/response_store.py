@@ -6,6 +6,7 @@ as soon as the answer has been sent, on any worker and any host.
 - A read that misses both in a response id minted in the last few seconds (the id carries its time, see
   gateway/responses/response.py) waits, polling the database, for the worker or host that made it to flush;
   an id older than that, or of another key, is simply absent (404).
+- A delete empties the row and marks it (a tombstone): every worker answers 404 for it at once, without waiting.
 - Scoped: every read and delete names the key; another key's id is absent. Retention: rows older than
   SWITCHYARD_RESPONSE_RETENTION_DAYS are never returned, and `purge` (on the catalog's background beat, at most
   hourly) deletes them.
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from gateway.background import native_lock, native_queue, native_sleep, start_native_thread
 from gateway.responses.response import response_time
@@ -42,6 +43,7 @@ class Stored:
     history: list
     input_items: list
     response: dict
+    deleted: bool = False
 
     def context(self) -> list:
         """The items a response continuing this one starts from: its history, its input, its output."""
@@ -58,6 +60,8 @@ def _utcnow() -> datetime:
 
 
 def _from_row(r) -> Stored:
+    if r.deleted_at is not None:
+        return Stored(r.id, r.key_id, r.created_at, None, None, [], [], {}, deleted=True)
     return Stored(r.id, r.key_id, r.created_at, r.model, r.previous_response_id, json.loads(r.history),
                   json.loads(r.input_items), json.loads(r.response))
 
@@ -92,7 +96,7 @@ class ResponseStore:
             if hit is None:
                 hit = self._read(response_id)
             if hit is not None:
-                return hit if hit.key_id == key_id and self._alive(hit) else None
+                return hit if hit.key_id == key_id and not hit.deleted and self._alive(hit) else None
             if deadline is None:
                 minted = response_time(response_id)
                 if minted is None or time.time() - minted > YOUNG_S:
@@ -151,7 +155,8 @@ class ResponseStore:
                         if kind == "put":
                             conn.execute(insert(_TABLE), [s.row() for s in group])
                         else:
-                            conn.execute(delete(_TABLE).where(_TABLE.c.id.in_(group)))
+                            conn.execute(update(_TABLE).where(_TABLE.c.id.in_(group)).values(
+                                deleted_at=_utcnow(), history="[]", input_items="[]", response="{}"))
                 break
             except Exception:  # noqa: BLE001 - retried; the rows stay readable from `pending` meanwhile
                 if delay is None:

@@ -20,3 +20,5 @@ class StoredResponse(Base):
     history: Mapped[str] = mapped_column(Text)       # JSON list: the items before this response's input
     input_items: Mapped[str] = mapped_column(Text)   # JSON list: this request's own input, as items with ids
     response: Mapped[str] = mapped_column(Text)      # JSON: the response object the client got
+    # deleted: the content is gone, the row stays (until retention) so every worker answers 404 at once
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -20,17 +20,19 @@ from gateway.responses import carry
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
-def new_response_id(now: float | None = None) -> str:
-    """resp_ + 32 hex digits: the minting time in milliseconds (12), then 80 random bits. The time lets the store
-    tell an id that may still be on its way to the database from one that does not exist."""
+def new_response_id(now: float | None = None, stored: bool = True) -> str:
+    """resp_ + 32 hex digits: the minting time in milliseconds (12), whether the response is stored (1: "1" or
+    "0"), then 76 random bits. Time and flag let the store tell an id that may still be on its way to the
+    database from one that will never be there."""
     ms = int((time.time() if now is None else now) * 1000)
-    return f"resp_{ms:012x}{uuid.uuid4().hex[:20]}"
+    return f"resp_{ms:012x}{'1' if stored else '0'}{uuid.uuid4().hex[:19]}"
 
 
 def response_time(response_id: str) -> float | None:
-    """When a response id of ours was minted (seconds since the epoch), or None for any other string."""
+    """When a stored response id of ours was minted (seconds since the epoch); None for any other string,
+    and for the id of a response that was not stored."""
     digits = response_id.removeprefix("resp_") if isinstance(response_id, str) else ""
-    if len(digits) != 32 or not response_id.startswith("resp_"):
+    if len(digits) != 32 or not response_id.startswith("resp_") or digits[12] != "1":
         return None
     try:
         return int(digits[:12], 16) / 1000

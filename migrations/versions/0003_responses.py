@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column('history', sa.Text(), nullable=False),
         sa.Column('input_items', sa.Text(), nullable=False),
         sa.Column('response', sa.Text(), nullable=False),
+        sa.Column('deleted_at', sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index(op.f('ix_stored_responses_key_id'), 'stored_responses', ['key_id'], unique=False)

@@ -150,3 +150,12 @@ def test_revocation_reaches_other_workers_through_redis(cli_app):
     with pytest.raises(Exception) as info:
         there.lookup(secret)                                # cached for 300 s, yet revoked now
     assert getattr(info.value, "code", None) == "auth_invalid"
+
+
+def test_a_providers_responses_mode_is_checked_where_it_is_written():
+    ok = config_file.parse("providers:\n  - name: vllm\n    type: openai\n    responses: native\n")
+    assert ok["providers"][0]["responses"] == "native"
+    with pytest.raises(config_file.ConfigFileError, match=r"line 4: providers\[0\]\.responses"):
+        config_file.parse("providers:\n  - name: claude\n    type: anthropic\n    responses: native\n")
+    with pytest.raises(config_file.ConfigFileError, match=r"line 4: providers\[0\]\.responses"):
+        config_file.parse("providers:\n  - name: vllm\n    type: openai\n    responses: sometimes\n")

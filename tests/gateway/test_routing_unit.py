@@ -71,3 +71,37 @@ def test_a_route_splits_its_first_target_by_weight_within_a_priority_and_keeps_t
     assert set(firsts) == {"heavy", "light"}
     assert abs(firsts["heavy"] / 1000 - 0.75) <= 5 * (0.75 * 0.25 / 1000) ** 0.5, firsts
     assert all(p.targets[-1].upstream_model == "gpt-4o-mini" and len(p.targets) == 3 for p in plans)
+
+
+def _responses_snap(openai_mode: str) -> Snapshot:
+    caps = {"both": {"endpoints": ["chat", "responses"]}, "native-only": {"endpoints": ["responses"]},
+            "chat-only": {"endpoints": ["chat"]}, "xai-native": {"endpoints": ["responses"], "responses": "native"},
+            "embed": {"endpoints": ["embeddings"]}}
+    models = {f"{p}/{name}": ModelConf(f"{p}/{name}", p, name, None, capabilities=c)
+              for p in ("openai", "xai") for name, c in caps.items()}
+    return Snapshot(providers={"openai": ProviderConf("openai", "openai", "http://o", "k", responses=openai_mode),
+                               "xai": ProviderConf("xai", "openai", "http://x", "k")},
+                    models=models, routes={}, loaded_at=0)
+
+
+@pytest.mark.parametrize("mode, model, expected", [
+    ("native", "openai/both", True), ("native", "openai/native-only", True), ("native", "openai/chat-only", False),
+    ("native", "openai/unlisted", True),
+    ("translate", "openai/both", False), ("translate", "openai/native-only", "endpoint_mismatch"),
+    ("translate", "xai/both", False), ("translate", "xai/xai-native", True), ("translate", "xai/unlisted", False),
+    ("native", "openai/embed", "endpoint_mismatch"),
+])
+def test_which_targets_serve_responses_natively(mode, model, expected):
+    snap = _responses_snap(mode)
+    if expected == "endpoint_mismatch":
+        with pytest.raises(exc.EndpointMismatch):
+            resolve(model, snap, endpoint="responses")
+        return
+    assert resolve(model, snap, endpoint="responses").targets[0].responses_native is expected
+    if "native-only" not in model and "xai-native" not in model and "embed" not in model:
+        assert resolve(model, snap).targets[0].responses_native is False        # chat is chat
+
+
+def test_a_responses_only_model_on_chat_names_the_responses_endpoint():
+    with pytest.raises(exc.EndpointMismatch, match="/v1/responses"):
+        resolve("xai/xai-native", _responses_snap("native"))
