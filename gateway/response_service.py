@@ -33,6 +33,9 @@ class ResponsesService:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise exc.InvalidRequest("model is required: a string naming a model or a route.", param="model")
+        if body.get("background"):
+            raise exc.InvalidRequest("background: true is not served: the gateway meters and logs a response while "
+                                     "it answers; send the request without it.", param="background")
         stream = bool(body.get("stream"))
         rec.asked(model, stream=stream)
         key.check_model(model)

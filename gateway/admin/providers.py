@@ -9,6 +9,9 @@ from gateway.services import services
 
 TYPES = [SelectChoice("openai", "openai (and every OpenAI-compatible server)"), SelectChoice("anthropic"),
          SelectChoice("gemini")]
+RESPONSES = [SelectChoice("", "default (native for the provider named openai, else translate)"),
+             SelectChoice("native", "native: pass /v1/responses to the provider's own Responses API"),
+             SelectChoice("translate", "translate: serve /v1/responses on the provider's chat endpoint")]
 NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"       # as the configuration file's schema
 
 
@@ -21,9 +24,9 @@ def _fmt_key(view, context, model, name):
 
 
 class ProviderView(CatalogView):
-    column_list = ("name", "type", "base_url", "api_key_env", "api_key", "enabled", "updated_at")
-    column_details_list = ("id", "name", "type", "base_url", "api_key_env", "api_key", "enabled", "created_at",
-                           "updated_at")
+    column_list = ("name", "type", "base_url", "api_key_env", "api_key", "responses", "enabled", "updated_at")
+    column_details_list = ("id", "name", "type", "base_url", "api_key_env", "api_key", "responses", "enabled",
+                           "created_at", "updated_at")
     column_labels = {"base_url": "Base URL", "api_key_env": "API key env var", "api_key": "API key",
                      "updated_at": "Updated", "created_at": "Created"}
     column_formatters = {"api_key": _fmt_key}
@@ -32,7 +35,7 @@ class ProviderView(CatalogView):
     column_searchable_list = ("name", "base_url")
     column_filters = ("type", "enabled")
     column_default_sort = "name"
-    form_columns = ("name", "type", "base_url", "api_key_env", "api_key", "clear_api_key", "enabled")
+    form_columns = ("name", "type", "base_url", "api_key_env", "api_key", "clear_api_key", "responses", "enabled")
     form_excluded_columns = ("api_key_encrypted",)
     form_extra_fields = {
         "api_key": PasswordField("API key", validators=[Optional(), Length(max=4000)],
@@ -40,11 +43,12 @@ class ProviderView(CatalogView):
         "clear_api_key": BooleanField("Remove the stored API key",
                                       description="Then the key comes from the env var (or the built-in one)."),
     }
-    form_overrides = {"type": SelectField}
+    form_overrides = {"type": SelectField, "responses": SelectField}
     form_args = {
         "name": {"validators": [DataRequired(), Regexp(NAME_RE, message="Lowercase letters, digits, '-' or '_'.")],
                  "description": "The prefix clients use, as in openai/gpt-4o-mini."},
         "type": {"choices": TYPES, "label": "Wire protocol"},
+        "responses": {"choices": RESPONSES, "label": "/v1/responses"},
         "base_url": {"label": "Base URL", "validators": [Optional(), URL(require_tld=False), Length(max=500)],
                      "description": "Empty for the built-in provider of that name."},
         "api_key_env": {"label": "API key env var", "validators": [Optional(), Length(max=120),
@@ -56,6 +60,9 @@ class ProviderView(CatalogView):
     def on_model_change(self, form, model, is_created):
         model.base_url = (model.base_url or "").strip() or None
         model.api_key_env = (model.api_key_env or "").strip() or None
+        model.responses = model.responses or None
+        if model.responses == "native" and model.type != "openai":
+            raise ValidationError("Only a provider of type openai speaks the Responses API; choose translate.")
         new_key = (form.api_key.data or "").strip()
         if form.clear_api_key.data:
             model.api_key_encrypted = None

@@ -221,7 +221,7 @@ def test_revoking_a_key_refuses_it_at_once(admin, services, double):
 
 def _provider_form(name, **over):
     return {"name": name, "type": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "", "api_key": "",
-            "enabled": "y"} | over
+            "responses": "", "enabled": "y"} | over
 
 
 def test_provider_key_is_stored_encrypted_and_never_shown(admin, services):
@@ -249,11 +249,22 @@ def test_provider_key_is_stored_encrypted_and_never_shown(admin, services):
     assert cleared.api_key_encrypted is None and cleared.api_key_env == "ADM_TEST_KEY"
 
 
+def test_a_providers_responses_mode_is_set_in_the_panel(admin, services):
+    name = _name("prov")
+    assert admin.post("/admin/providers/new/", data=_provider_form(name)).status_code == 302
+    row = _one(services, select(Provider).where(Provider.name == name))
+    assert row.responses is None and services.catalog.snapshot.providers[name].responses == "translate"
+    admin.post(f"/admin/providers/edit/?id={row.id}", data=_provider_form(name, responses="native"))
+    assert services.catalog.snapshot.providers[name].responses == "native"
+
+
 def test_provider_form_validation(admin, services):
     for bad, message in ((_provider_form("Bad Name"), "Lowercase letters"),
                          (_provider_form(_name("prov"), type="cohere"), "Not a valid choice"),
                          (_provider_form(_name("prov"), base_url="not a url"), "Invalid URL"),
-                         (_provider_form(_name("prov"), api_key="sk-x", api_key_env="X_KEY"), "not both")):
+                         (_provider_form(_name("prov"), api_key="sk-x", api_key_env="X_KEY"), "not both"),
+                         (_provider_form(_name("prov"), type="anthropic", responses="native"), "Only a provider of "
+                                                                                               "type openai")):
         resp = admin.post("/admin/providers/new/", data=bad, follow_redirects=True)
         assert resp.status_code == 200 and message in resp.text, message
         assert _one(services, select(func.count()).select_from(Provider).where(Provider.name == bad["name"])) == 0
