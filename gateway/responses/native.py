@@ -4,13 +4,22 @@ translated path does), so a strict typed client reads a native answer and a tran
 
 `stamp(response, request, response_id, model)` does it for a response object; `NativeEvents` for a stream's
 events (its own `sequence_number` from 0, the response inside created/in_progress/completed/... stamped, items
-and text events filled, `usage: null` left out where the schema does not allow it). Upstream item ids stay."""
+and text events filled). A null where the schema takes none (`usage`, `user`, `tools`...: OpenAI and xAI send
+`user: null`) is left out, then filled like a missing field. Upstream item ids stay; an item without one gets
+ours (from the response id and output index, as on the translated path); a response without a status gets the
+one its event or its content says (never `in_progress` for a finished answer)."""
 import copy
 import time
 
-from gateway.responses.response import envelope
+from gateway.responses.response import envelope, item_id
 from gateway.responses.stream import RESPONSE_ERROR
 
+_ID_PREFIX = {"message": "msg", "reasoning": "rs", "function_call": "fc"}
+# Top-level Response fields whose schema does not allow null (id and model are always ours).
+_NOT_NULL = ("created_at", "object", "output", "parallel_tool_calls", "prompt_cache_options", "status", "text",
+             "tool_choice", "tools", "user")
+_EVENT_STATUS = {"response.created": "in_progress", "response.in_progress": "in_progress",
+                 "response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}
 _ITEM_FILL = {"message": {"status": "completed", "role": "assistant", "content": []},
               "function_call": {"status": "completed", "arguments": ""},
               "reasoning": {"summary": []}}
@@ -24,7 +33,9 @@ def _fill_part(part: dict) -> dict:
     return part
 
 
-def fill_item(item: dict) -> dict:
+def fill_item(item: dict, default_id: str | None = None) -> dict:
+    if default_id is not None and item.get("type") in _ID_PREFIX and not isinstance(item.get("id"), str):
+        item["id"] = default_id
     for k, v in _ITEM_FILL.get(item.get("type"), {}).items():
         if item.get(k) is None:
             item[k] = copy.deepcopy(v)
@@ -47,9 +58,21 @@ def _fill_usage(usage) -> dict | None:
     return usage
 
 
-def stamp(response: dict, request: dict, response_id: str, model: str) -> dict:
-    """The upstream response object (a copy) with our id and model, the schema's required fields filled."""
+def _item_id(response_id: str, item: dict, index) -> str | None:
+    prefix = _ID_PREFIX.get(item.get("type"))
+    return item_id(response_id, prefix, index) if prefix and isinstance(index, int) else None
+
+
+def stamp(response: dict, request: dict, response_id: str, model: str, status: str | None = None) -> dict:
+    """The upstream response object (a copy) with our id and model, the schema's required fields filled.
+    `status`: what to say when the upstream says none (by default: from its error / incomplete_details)."""
     out = copy.deepcopy(response)
+    for k in _NOT_NULL:
+        if k in out and out[k] is None:
+            del out[k]
+    if "status" not in out:
+        out["status"] = status or ("failed" if out.get("error") else
+                                   "incomplete" if out.get("incomplete_details") else "completed")
     created = out.get("created_at") if isinstance(out.get("created_at"), (int, float)) else int(time.time())
     for k, v in envelope(request, response_id, int(created)).items():
         if k not in out:
@@ -59,7 +82,8 @@ def stamp(response: dict, request: dict, response_id: str, model: str) -> dict:
         out["previous_response_id"] = request["previous_response_id"]   # we expanded it: say which one it was
     for k in ("error", "incomplete_details", "instructions"):
         out.setdefault(k, None)
-    out["output"] = [fill_item(i) for i in out.get("output") or [] if isinstance(i, dict)]
+    items = [i for i in out.get("output") or [] if isinstance(i, dict)]
+    out["output"] = [fill_item(i, _item_id(response_id, i, n)) for n, i in enumerate(items)]
     usage = _fill_usage(out.get("usage"))
     if usage is None:
         out.pop("usage", None)
@@ -81,12 +105,14 @@ class NativeEvents:
         out["sequence_number"] = self._seq
         self._seq += 1
         if isinstance(out.get("response"), dict):
-            out["response"] = stamp(out["response"], self.request, self.response_id, self.model)
+            out["response"] = stamp(out["response"], self.request, self.response_id, self.model,
+                                    _EVENT_STATUS.get(out["type"]))
             self.latest = out["response"]
             if out["type"] in ("response.completed", "response.incomplete"):
                 self.final = out["response"]
         if isinstance(out.get("item"), dict):
-            out["item"] = fill_item(copy.deepcopy(out["item"]))
+            item = copy.deepcopy(out["item"])
+            out["item"] = fill_item(item, _item_id(self.response_id, item, out.get("output_index")))
             if out["item"].get("type") == "function_call" and isinstance(out["item"].get("id"), str):
                 self._names[out["item"]["id"]] = out["item"].get("name") or ""
         if isinstance(out.get("part"), dict):

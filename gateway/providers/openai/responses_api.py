@@ -6,20 +6,46 @@ per-provider table as on chat, effort.py: `max` -> `xhigh` where the model has i
 takes low/medium = 4 agents, high/xhigh = 16) and `stream`. The answer is the provider's response object; its
 usage is read by `usage_from_responses`. Stream events pass through one by one (the egress stamps our id and
 model on them); the state keeps the usage of the terminal event. A `response.failed` or an `error` event, and a
-stream that ends without a terminal event, raise the GatewayError they stand for.
+stream that ends without a terminal event, raise the GatewayError they stand for. An error object (a failed
+response's `error`, an `error` event: flat as documented, or with its fields nested under `error` as OpenAI
+sends it) is read by its code: a rate limit is a 429, a fault of the request (invalid_prompt, an image error,
+context_length_exceeded) a 400, anything else a 502; a code that is an HTTP status is that status.
 """
 from typing import Any
 
 import orjson
 
 from gateway import exceptions as exc
-from gateway.providers.base import Adapter, StreamState, error_in_body
+from gateway.providers.base import Adapter, StreamState
 from gateway.providers.openai import effort, errors
 from gateway.providers.openai.variants import variant_for
 from gateway.sse import SSEEvent
 from gateway.values import Completion, Target, UpstreamRequest, Usage
 
 TERMINAL = {"response.completed": "stop", "response.incomplete": "length"}
+_RATE_LIMITED = {"rate_limit_exceeded", "too_many_requests", "rate_limit_error"}
+_BAD_REQUEST = {"invalid_prompt", "bio_policy", "data_residency_mismatch", "context_length_exceeded",
+                "invalid_request_error"}
+
+
+def _status_of(err: dict) -> int:
+    for key in (err.get("code"), err.get("type")):
+        if isinstance(key, int) and not isinstance(key, bool) and 400 <= key <= 599:
+            return key
+        if key in _RATE_LIMITED:
+            return 429
+        if isinstance(key, str) and (key in _BAD_REQUEST or "image" in key):
+            return 400
+    return 502
+
+
+def error_of(err: Any) -> exc.GatewayError:
+    """An upstream error object (code, message, param; or those nested under `error`) -> its GatewayError."""
+    if isinstance(err, dict) and isinstance(err.get("error"), dict):
+        err = err["error"]
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    return errors.from_answer(_status_of(err), {"error": err}, None)
 
 
 def _count(v) -> int | None:
@@ -47,9 +73,16 @@ def build_body(body: dict, target: Target, stream: bool) -> dict:
     fields, _ = effort.resolve(body, target, variant_for(target), target.drop_unsupported)
     out.pop("reasoning_effort", None)                       # a chat field; the effort is in `reasoning` here
     level = fields.get("reasoning_effort") or (fields.get("reasoning") or {}).get("effort")
+    own = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
     if level:
-        own = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         out["reasoning"] = {**own, "effort": level}
+    elif "effort" in own:
+        # not sent: dropped (the route's drop_unsupported) or `none` on a model that does not reason
+        rest = {k: v for k, v in own.items() if k != "effort"}
+        if rest:
+            out["reasoning"] = rest
+        else:
+            out.pop("reasoning", None)
     out["model"] = target.upstream_model
     if stream:
         out["stream"] = True
@@ -63,9 +96,8 @@ def check_response(payload: Any) -> dict:
     """The provider's response object, or the error it stands for (an error object, a failed response)."""
     if not isinstance(payload, dict):
         raise exc.ProviderUnavailable("The provider sent an answer that is not a JSON object.")
-    err = error_in_body(payload)
-    if err is not None:
-        raise err
+    if payload.get("error"):
+        raise error_of(payload["error"])
     if payload.get("object") != "response" or not isinstance(payload.get("output"), list):
         raise exc.ProviderUnavailable("The provider sent an answer that is not a Responses API response object.")
     return payload
@@ -108,13 +140,13 @@ class ResponsesAPIStreamState(StreamState):
             raise exc.ProviderUnavailable("The provider sent a stream event without a type.")
         kind = payload["type"]
         if kind == "error":
-            raise errors.from_answer(502, {"error": payload}, None)
+            raise error_of(payload)
         response = payload.get("response")
         if kind == "response.failed":
             if isinstance(response, dict):
                 self.usage = usage_from_responses(response.get("usage")) or self.usage
-            err = error_in_body(response) if isinstance(response, dict) else None
-            raise err or exc.ProviderUnavailable("The provider's response failed.")
+            err = response.get("error") if isinstance(response, dict) else None
+            raise error_of(err) if err else exc.ProviderUnavailable("The provider's response failed.")
         if kind in TERMINAL and isinstance(response, dict):
             self.terminal = response
             self.usage = usage_from_responses(response.get("usage"))
