@@ -66,7 +66,9 @@ def test_instructions_reach_the_provider_as_its_system_prompt(client, double, mo
 def test_a_reasoning_summary_in_the_answer(client, double, model):
     if model == LOCAL:
         _local_reasoning(double, stream=False)
-    resp = client.responses.create(model=model, input="Hello", **THINK)
+    raw = client.responses.with_raw_response.create(model=model, input="Hello", **THINK)
+    assert_valid(json.loads(raw.http_response.content), "Response")
+    resp = raw.parse()
     reasoning = [o for o in resp.output if o.type == "reasoning"]
     assert reasoning and reasoning[0].summary[0].text == SUMMARY[model]
     assert resp.output_text == "Echo: Hello"
@@ -113,7 +115,10 @@ def _structured_reply(double, model: str) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_structured_output_is_parsed_by_the_sdk(client, double, model):
     _structured_reply(double, model)
-    resp = client.responses.parse(model=model, input="Which city is the capital of France?", text_format=City)
+    raw = client.responses.with_raw_response.parse(model=model, input="Which city is the capital of France?",
+                                                   text_format=City)
+    assert_valid(json.loads(raw.http_response.content), "Response")
+    resp = raw.parse()
     assert resp.output_parsed == City(city="Paris")
     assert resp.text.format.type == "json_schema"
     sent = _upstream(double, model).body
@@ -141,7 +146,9 @@ def test_the_sdk_stream_helper_reads_every_provider(client, model):
 
 def _create(client, stream: bool, **kw):
     if not stream:
-        return client.responses.create(**kw)
+        raw = client.responses.with_raw_response.create(**kw)
+        assert_valid(json.loads(raw.http_response.content), "Response")
+        return raw.parse()
     with client.responses.stream(**kw) as s:
         for _ in s:
             pass
