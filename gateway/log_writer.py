@@ -3,12 +3,11 @@ disk (never dropped) when the database refuses them."""
 import json
 import logging
 import os
-import queue
 from decimal import Decimal
 
 from sqlalchemy import insert
 
-from gateway.background import native_lock, native_queue, native_sleep, start_native_thread
+from gateway.background import BatchWriter, native_sleep
 
 from models import RequestAttempt, RequestLog
 
@@ -30,65 +29,20 @@ def _revive(row: dict) -> dict:
     return row
 
 
-class LogWriter:
+class LogWriter(BatchWriter):
     """Takes log rows from the request path on a queue and inserts them in batches, off the hot path, in a
     native thread (so a slow insert never stalls the gevent loop that serves requests).
 
     A row that cannot be inserted after retries goes to instance/unwritten-logs.jsonl: no row is lost.
+    `close()` flushes on shutdown: called by the server's exit path (gunicorn's worker_exit hook,
+    deploy/waitress_serve.py).
     """
+    thread_name = "log-writer"
 
     def __init__(self, engine, spill_dir: str, flush_interval_s: float = 0.25, batch_size: int = 500):
+        super().__init__(flush_interval_s, batch_size)
         self._engine = engine
         self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
-        self._interval = flush_interval_s
-        self._batch = batch_size
-        self._q = native_queue()
-        self._started = False
-        self._lock = native_lock()
-        self._stopping = False
-
-    @property
-    def pending(self) -> int:
-        return self._q.qsize()
-
-    def submit(self, row: dict) -> None:
-        self._q.put(row)
-        if not self._started:
-            self._start()
-
-    def _start(self) -> None:
-        with self._lock:
-            if not self._started and not self._stopping:
-                self._started = True
-                start_native_thread(self._loop, "log-writer")
-
-    def _loop(self) -> None:
-        while not self._stopping:
-            native_sleep(self._interval)
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the writer must outlive any one failure
-                log.exception("log writer flush failed")
-
-    def _drain(self) -> list[dict]:
-        rows = []
-        while len(rows) < self._batch:
-            try:
-                rows.append(self._q.get_nowait())
-            except queue.Empty:
-                break
-        return rows
-
-    def flush(self) -> int:
-        """Write everything queued now; returns the number of rows handled."""
-        done = 0
-        with self._lock:
-            while True:
-                rows = self._drain()
-                if not rows:
-                    return done
-                self._write(rows)
-                done += len(rows)
 
     def _write(self, rows: list[dict]) -> None:
         logs = [{k: v for k, v in r.items() if k != "attempt_rows"} for r in rows]
@@ -127,8 +81,3 @@ class LogWriter:
             self._write(rows[i:i + self._batch])   # a failure here spills them again: still not lost
         os.remove(claimed)
         return len(rows)
-
-    def close(self) -> None:
-        """Flush on shutdown: called by the server's exit path (gunicorn's worker_exit hook, deploy/waitress_serve.py)."""
-        self._stopping = True
-        self.flush()

@@ -13,14 +13,13 @@ as soon as the answer has been sent, on any worker and any host.
 Nothing is cached once written: a delete made on another worker is seen at the next read."""
 import json
 import logging
-import queue
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, insert, select, update
 
-from gateway.background import native_lock, native_queue, native_sleep, start_native_thread
+from gateway.background import BatchWriter, native_sleep
 from gateway.responses.response import response_time
 from gateway.responses.stored import without_minted_ids
 from models import StoredResponse
@@ -66,27 +65,22 @@ def _from_row(r) -> Stored:
                   json.loads(r.input_items), json.loads(r.response))
 
 
-class ResponseStore:
+class ResponseStore(BatchWriter):
+    """Its queue holds ("put", Stored) and ("delete", id) in the order they were made."""
+    thread_name = "response-store"
+
     def __init__(self, engine, retention_days: int, flush_interval_s: float = 0.05, batch_size: int = 200):
+        super().__init__(flush_interval_s, batch_size)
         self._engine = engine
         self._retention = timedelta(days=retention_days)
-        self._interval, self._batch = flush_interval_s, batch_size
-        self._q = native_queue()
-        self._lock = native_lock()
         self._pending: dict[str, Stored] = {}
-        self._started = self._stopping = False
         self._last_purge = 0.0
 
     # ---- the request path
 
     def put(self, stored: Stored) -> None:
         self._pending[stored.id] = stored
-        self._q.put(("put", stored))
-        if not self._started:
-            with self._lock:
-                if not self._started and not self._stopping:
-                    self._started = True
-                    start_native_thread(self._loop, "response-store")
+        self.submit(("put", stored))
 
     def get(self, key_id: int, response_id: str) -> Stored | None:
         """The key's stored response, or None (unknown, another key's, deleted, or past retention)."""
@@ -110,7 +104,7 @@ class ResponseStore:
         if self.get(key_id, response_id) is None:
             return False
         self._pending.pop(response_id, None)
-        self._q.put(("delete", response_id))
+        self.submit(("delete", response_id))
         self.flush()                  # a delete is visible to every worker when the client hears it worked
         return True
 
@@ -123,29 +117,6 @@ class ResponseStore:
         with self._engine.connect() as conn:
             row = conn.execute(select(_TABLE).where(_TABLE.c.id == response_id)).first()
         return _from_row(row) if row is not None else None
-
-    def _loop(self) -> None:
-        while not self._stopping:
-            native_sleep(self._interval)
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the writer must outlive any one failure
-                log.exception("response store flush failed")
-
-    def flush(self) -> int:
-        done = 0
-        with self._lock:
-            while True:
-                ops = []
-                while len(ops) < self._batch:
-                    try:
-                        ops.append(self._q.get_nowait())
-                    except queue.Empty:
-                        break
-                if not ops:
-                    return done
-                self._write(ops)
-                done += len(ops)
 
     def _write(self, ops: list) -> None:
         for delay in (0.05, 0.2, 1.0, 5.0, None):
@@ -178,20 +149,15 @@ class ResponseStore:
             result = conn.execute(delete(_TABLE).where(_TABLE.c.created_at < _utcnow() - self._retention))
         return result.rowcount or 0
 
-    def close(self) -> None:
-        self._stopping = True
-        self.flush()
-
 
 def _runs(ops: list):
     """Consecutive puts as one insert, consecutive deletes as one delete, in order."""
     kind, group = None, []
     for op_kind, item in ops:
-        value = item if op_kind == "put" else item
         if op_kind != kind and group:
             yield kind, group
             group = []
         kind = op_kind
-        group.append(value)
+        group.append(item)
     if group:
         yield kind, group
