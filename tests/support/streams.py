@@ -20,15 +20,16 @@ def envelope_of(fx: dict) -> ChunkEnvelope:
     return ChunkEnvelope(fx["chunk_id"], fx["created"], fx["requested_model"], fx["include_usage"])
 
 
-def run(state: StreamState, events: list[SSEEvent], envelope: ChunkEnvelope) -> tuple[list[dict],
-                                                                                       exc.GatewayError | None]:
-    """Every chunk the state produces for `events` and at the end, stamped with `envelope` as the relay does,
-    and the error it raised (or None)."""
+def run(state: StreamState, events: list[SSEEvent], envelope: ChunkEnvelope | None = None) -> tuple[
+        list[dict], exc.GatewayError | None]:
+    """Every chunk the state produces for `events` and at the end, stamped with `envelope` as the relay does
+    (as they are without one: a native Responses state's events), and the error it raised (or None)."""
     bodies: list[dict] = []
+    error = None
     try:
         for event in events:
             bodies += state.feed(event)
         bodies += state.finish()
     except exc.GatewayError as e:
-        return [envelope.stamp(b) for b in bodies], e
-    return [envelope.stamp(b) for b in bodies], None
+        error = e
+    return ([envelope.stamp(b) for b in bodies] if envelope is not None else bodies), error

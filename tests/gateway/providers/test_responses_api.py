@@ -13,7 +13,7 @@ from gateway.providers.openai.responses_api import (ResponsesAPIAdapter, Respons
                                                     usage_from_responses)
 from gateway.sse import SSEDecoder, SSEEvent
 from gateway.values import Completion, Target, Usage
-from tests.support.streams import decode
+from tests.support.streams import decode, run
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "openai"
 RESPONSES = sorted(p.name for p in FIXTURES.glob("responses_*.json")
@@ -36,17 +36,6 @@ def target(model: str = "gpt-5.2", provider: str = "openai", **over) -> Target:
 def raw_sse(events: list[dict]) -> bytes:
     """The bytes an upstream sends for these event payloads: `event: <type>` then its data."""
     return b"".join(b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n" for e in events)
-
-
-def feed_all(state: ResponsesAPIStreamState, events: list[SSEEvent]) -> tuple[list[dict], exc.GatewayError | None]:
-    out: list[dict] = []
-    try:
-        for event in events:
-            out += state.feed(event)
-        out += state.finish()
-    except exc.GatewayError as e:
-        return out, e
-    return out, None
 
 
 def test_fixture_counts():
@@ -264,7 +253,7 @@ def test_stream_golden(name):
     assert [e.event for e in events] == [e["type"] for e in fx["events"]]
     state = ADAPTER.stream_state(target("gpt-4.1"))
     assert isinstance(state, ResponsesAPIStreamState)
-    out, error = feed_all(state, events)
+    out, error = run(state, events)
     want_usage = Usage(**fx["usage"]) if fx["usage"] is not None else None
     assert state.usage == want_usage
     if "error" in fx:
@@ -322,7 +311,7 @@ def test_small_stream_split_at_every_byte_boundary():
     events = decode(raw, piece=1)
     assert [(e.event, e.data) for e in events] == whole
     state = ResponsesAPIStreamState()
-    out, error = feed_all(state, events)
+    out, error = run(state, events)
     assert error is None and out == fx["events"]
     assert state.finish_reason == "length" and state.usage == Usage(**fx["usage"])
 
