@@ -9,7 +9,7 @@
                                          tool call's extra_content
   function_call_output                -> a tool message (call_id -> tool_call_id)
 Every other item (item_reference, built-in tool calls and outputs...) is a 400 naming `input[i].type`, or
-left out when the route drops unsupported parameters. The storage step resolves item references first.
+left out when the route drops unsupported parameters (an item_reference passes through only to a native target).
 """
 from gateway import exceptions as exc
 from gateway.providers.base import refuse
