@@ -3,16 +3,30 @@ import fnmatch
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from gateway import exceptions as exc
-from models import ApiKey
+from gateway.background import native_sleep, start_native_thread
+from models import ApiKey, Team
 
 KEY_PREFIX = "sk-sy-"
 DISPLAY_LEN = 12
+
+
+@dataclass(frozen=True)
+class TeamRecord:
+    id: int
+    name: str
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    budget_usd: Decimal | None = None
+    budget_period: str = "month"
+    request_quota: int | None = None
 
 
 @dataclass(frozen=True)
@@ -23,10 +37,22 @@ class KeyRecord:
     rpm_limit: int | None
     allowed_models: tuple[str, ...]
     budget_usd: Decimal | None = None
+    budget_period: str = "total"
+    tpm_limit: int | None = None
+    request_quota: int | None = None
+    team: TeamRecord | None = None
+    expires_at: datetime | None = None       # UTC, naive
+    valid_until: datetime | None = None      # a rotated-out secret: its grace period's end
 
     def check_model(self, model: str) -> None:
         if self.allowed_models and not any(fnmatch.fnmatchcase(model, g) for g in self.allowed_models):
             raise exc.ModelNotAllowed(f"This key may not use the model '{model}'.", param="model")
+
+    def check_time(self, now: datetime) -> None:
+        if self.expires_at is not None and now >= self.expires_at:
+            raise exc.AuthInvalid(f"This key expired at {self.expires_at:%Y-%m-%d %H:%M} UTC.")
+        if self.valid_until is not None and now >= self.valid_until:
+            raise exc.AuthInvalid("This key was rotated and its grace period is over; use the new secret.")
 
 
 def hash_key(secret: str) -> str:
@@ -57,7 +83,7 @@ class KeyCache:
     about a second (without Redis: within the TTL)."""
 
     MAX_ENTRIES = 50_000
-    VERSION_CHECK_S = 1.0
+    VERSION_CHECK_S = 0.5
 
     def __init__(self, sessionmaker, ttl_s: float = 30.0, negative_ttl_s: float = 2.0, redis=None,
                  prefix: str = "switchyard:"):
@@ -69,6 +95,8 @@ class KeyCache:
         self._version_key = f"{prefix}keys:version"
         self._version: bytes | None = None
         self._version_checked = 0.0
+        self._watching = False
+        self._mark: tuple | None = None
 
     def _check_version(self, now: float) -> None:
         if self._redis is None or now - self._version_checked < self.VERSION_CHECK_S:
@@ -96,16 +124,47 @@ class KeyCache:
             self._cache[digest] = (record, now + (self._ttl if record else self._neg_ttl))
         if record is None:
             raise exc.AuthInvalid()
+        record.check_time(datetime.now(timezone.utc).replace(tzinfo=None))
         return record
 
     def _load(self, digest: str) -> KeyRecord | None:
         with self._sessionmaker() as s:
-            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+            row = s.scalar(select(ApiKey).options(selectinload(ApiKey.team))
+                           .where(or_(ApiKey.key_hash == digest, ApiKey.previous_key_hash == digest)))
             if row is None or not row.enabled or row.revoked_at is not None:
                 return None
-            globs = tuple(g.strip() for g in (row.allowed_models or "").split(",") if g.strip())
-            budget = Decimal(str(row.budget_usd)) if row.budget_usd is not None else None
-            return KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs, budget)
+            return key_record(row, rotated_out=row.key_hash != digest)
+
+    # ---- noticing changes made by other workers and hosts without Redis: the keys' and teams' last change
+
+    def start_watch(self, every_s: float = 0.5) -> None:
+        """Watch the keys and teams tables in a native thread: a change made anywhere (another worker, another
+        host, the CLI) clears this worker's cache within `every_s` plus one query."""
+        if self._watching:
+            return
+        self._watching = True
+
+        def watch():
+            while self._watching:
+                try:
+                    mark = self._change_mark()
+                    if self._mark is not None and mark != self._mark:
+                        self._cache.clear()
+                    self._mark = mark
+                except Exception:  # noqa: BLE001 - the TTL still bounds staleness
+                    pass
+                native_sleep(every_s)
+        start_native_thread(watch, "key-watch")
+
+    def stop_watch(self) -> None:
+        self._watching = False
+
+    def _change_mark(self) -> tuple:
+        with self._sessionmaker() as s:
+            keys = s.execute(select(func.max(ApiKey.updated_at), func.max(ApiKey.revoked_at),
+                                    func.count(ApiKey.id))).one()
+            teams = s.execute(select(func.max(Team.updated_at), func.count(Team.id))).one()
+        return tuple(keys) + tuple(teams)
 
     def invalidate(self) -> None:
         """Keys changed: forget them here, and (with Redis) tell every other worker."""
@@ -115,3 +174,25 @@ class KeyCache:
                 self._redis.incr(self._version_key)
             except Exception:  # noqa: BLE001 - the TTL still bounds staleness
                 pass
+
+
+def team_record(team: Team | None) -> TeamRecord | None:
+    if team is None:
+        return None
+    return TeamRecord(team.id, team.name, team.rpm_limit, team.tpm_limit, _dec(team.budget_usd),
+                      team.budget_period or "month", team.request_quota)
+
+
+def key_record(row: ApiKey, rotated_out: bool = False) -> KeyRecord:
+    """The cached view of a key row (and its team); `rotated_out`: looked up by its previous secret."""
+    globs = tuple(g.strip() for g in (row.allowed_models or "").split(",") if g.strip())
+    record = KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs, _dec(row.budget_usd),
+                       row.budget_period or "total", row.tpm_limit, row.request_quota, team_record(row.team),
+                       row.expires_at)
+    if rotated_out:
+        record = replace(record, valid_until=row.previous_valid_until or datetime(1970, 1, 1))
+    return record
+
+
+def _dec(v) -> Decimal | None:
+    return Decimal(str(v)) if v is not None else None

@@ -76,12 +76,20 @@ ACCESS_LOG_VALUES = ("json", "", "off")
 
 
 def validate_observability(s: Settings) -> None:
-    """Stop start-up on a value we would otherwise misread (a typo must not silently turn the access log off)."""
+    """Stop start-up on a value we would otherwise misread (a typo must not silently turn the access log or the
+    default rate limit off), naming the variable."""
     value = (s.ACCESS_LOG or "").strip().lower()
     if value not in ACCESS_LOG_VALUES:
         raise ValueError(f"SWITCHYARD_ACCESS_LOG must be 'json', or 'off' / empty for no access log; got "
                          f"{s.ACCESS_LOG!r}.")
     s.ACCESS_LOG = "" if value == "off" else value
+    if s.RATELIMIT_DEFAULT:
+        from limits import parse
+        try:
+            parse(s.RATELIMIT_DEFAULT)
+        except ValueError:
+            raise ValueError(f"SWITCHYARD_RATELIMIT_DEFAULT is not a rate limit: {s.RATELIMIT_DEFAULT!r}; write it "
+                             f"as '600/minute' or '10 per second'.") from None
     if s.RESPONSE_RETENTION_DAYS < 1:
         raise ValueError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
                          f"got {s.RESPONSE_RETENTION_DAYS}.")

@@ -1,25 +1,68 @@
 """The request log writer: rows queued by the request path, inserted in batches in a native thread, spilled to
-disk (never dropped) when the database refuses them."""
+disk (never dropped) when the database refuses them. In the same transaction it adds each batch's spend and
+request counts to the per-day counters of its keys and teams (models/spend_counter.py), which the limits start
+from."""
 import json
 import logging
 import os
 from decimal import Decimal
 
-from sqlalchemy import insert
+from datetime import date, datetime
+
+from sqlalchemy import insert, update
 
 from gateway.background import BatchWriter, native_sleep
 
-from models import RequestAttempt, RequestLog
+from models import RequestAttempt, RequestLog, SpendCounter
 
 log = logging.getLogger("switchyard.log_writer")
 _LOG_INSERT = insert(RequestLog.__table__)
 _LOG_COLUMNS = tuple(c.name for c in RequestLog.__table__.columns if c.nullable and c.name != "id")
 _ATTEMPT_INSERT = insert(RequestAttempt.__table__)
+_NOT_COLUMNS = ("attempt_rows", "quota_counted")
+_COUNTERS = SpendCounter.__table__
+
+
+def _day_counts(rows: list[dict]) -> dict[tuple[str, date], list]:
+    """(subject, UTC day) -> [spend, requests] of these rows, for their key and their team."""
+    out: dict[tuple[str, date], list] = {}
+    for r in rows:
+        counted = bool(r.get("quota_counted"))
+        cost = r.get("cost_usd")
+        if not counted and not cost:
+            continue
+        created = r.get("created_at")
+        day = created.date() if isinstance(created, datetime) else datetime.fromisoformat(str(created)).date()
+        for kind, sid in (("key", r.get("key_id")), ("team", r.get("team_id"))):
+            if sid is None:
+                continue
+            entry = out.setdefault((f"{kind}:{sid}", day), [Decimal(0), 0])
+            entry[0] += Decimal(str(cost or 0))
+            entry[1] += 1 if counted else 0
+    return out
+
+
+def _add_counts(conn, counts: dict) -> None:
+    """Add to the per-day counters: an upsert where the database has one (SQLite, PostgreSQL), else update-or-insert."""
+    dialect = conn.engine.dialect.name
+    for (subject, day), (spent, requests) in sorted(counts.items()):
+        values = {"subject": subject, "day": day, "spent_usd": spent, "requests": requests}
+        if dialect in ("sqlite", "postgresql"):
+            mod = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+            stmt = mod.insert(_COUNTERS).values(**values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["subject", "day"], set_={
+                "spent_usd": _COUNTERS.c.spent_usd + stmt.excluded.spent_usd,
+                "requests": _COUNTERS.c.requests + stmt.excluded.requests}))
+            continue
+        done = conn.execute(update(_COUNTERS).where(_COUNTERS.c.subject == subject, _COUNTERS.c.day == day)
+                            .values(spent_usd=_COUNTERS.c.spent_usd + spent,
+                                    requests=_COUNTERS.c.requests + requests))
+        if not done.rowcount:
+            conn.execute(insert(_COUNTERS).values(**values))
 
 
 def _revive(row: dict) -> dict:
     """A spilled row (JSON) back to insertable values: money as Decimal, the time as a datetime."""
-    from datetime import datetime
     if row.get("cost_usd") is not None:
         row["cost_usd"] = Decimal(row["cost_usd"])
     if isinstance(row.get("created_at"), str):
@@ -45,14 +88,17 @@ class LogWriter(BatchWriter):
         self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
 
     def _write(self, rows: list[dict]) -> None:
-        logs = [{k: v for k, v in r.items() if k != "attempt_rows"} for r in rows]
+        logs = [{k: v for k, v in r.items() if k not in _NOT_COLUMNS} for r in rows]
         attempts = [a for r in rows for a in r.get("attempt_rows", ())]
+        counts = _day_counts(rows)
         for delay in (0.05, 0.2, 1.0, None):
             try:
                 with self._engine.begin() as conn:       # Core executemany: no ORM bulk machinery
                     conn.execute(_LOG_INSERT, logs)
                     if attempts:
                         conn.execute(_ATTEMPT_INSERT, attempts)
+                    if counts:
+                        _add_counts(conn, counts)
                 return
             except Exception:  # noqa: BLE001 - retried, then spilled to disk
                 if delay is None:

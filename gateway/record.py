@@ -40,6 +40,8 @@ class RequestRecord:
     tracestate: str | None = None
     key_id: int | None = None
     key_prefix: str | None = None          # the key's display prefix (never the secret)
+    team_id: int | None = None
+    reservation: object = None             # what the admit step reserved on the limit counters (admission.py)
     requested_model: str | None = None
     route: str | None = None
     provider: str | None = None
@@ -62,8 +64,11 @@ class RequestRecord:
     def identified(self, client_request_id: str | None, traceparent: str | None, tracestate: str | None) -> None:
         self.client_request_id, self.traceparent, self.tracestate = client_request_id, traceparent, tracestate
 
-    def admitted(self, key_id: int, key_prefix: str) -> None:
-        self.key_id, self.key_prefix = key_id, key_prefix
+    def admitted(self, key_id: int, key_prefix: str, team_id: int | None = None) -> None:
+        self.key_id, self.key_prefix, self.team_id = key_id, key_prefix, team_id
+
+    def reserved(self, reservation) -> None:
+        self.reservation = reservation
 
     def asked(self, model: str | None, stream: bool = False) -> None:
         self.requested_model, self.stream = model, stream
@@ -166,7 +171,8 @@ class RequestRecord:
         total_ms = (time.perf_counter() - self.t_arrival) * 1000
         return {
             "request_id": self.request_id, "client_request_id": self.client_request_id,
-            "traceparent": self.traceparent, "key_id": self.key_id, "endpoint": self.endpoint,
+            "traceparent": self.traceparent, "key_id": self.key_id, "team_id": self.team_id,
+            "endpoint": self.endpoint,
             "requested_model": _clip(self.requested_model), "route": self.route, "provider": self.provider,
             "upstream_model": _clip(self.upstream_model), "attempts": len(self.attempts),
             "fallback_used": self.fallback_used, "status": self.status, "error_code": self.error_code,
@@ -177,6 +183,8 @@ class RequestRecord:
             "usage_known": u is not None, "cost_usd": self.cost, "price_version": self.price_version,
             "gateway_latency_ms": round(total_ms - self.upstream_ms, 3),
             "upstream_latency_ms": round(self.upstream_ms, 3), "stream": self.stream, "created_at": utcnow(),
+            # not a column: whether the request counts against request quotas (the log writer's spend counters)
+            "quota_counted": self.reservation is not None and self.status not in (400, 401),
             "attempt_rows": [
                 {"request_id": self.request_id, "position": i, "target": a.target[:_MODEL_MAX], "status": a.status,
                  "error_code": a.error_code, "error_message": (a.error_message or "")[:1000] or None,

@@ -26,8 +26,9 @@ from gateway.values import Target
 
 
 class ResponsesService:
-    def __init__(self, pipeline: Pipeline, store: ResponseStore):
+    def __init__(self, pipeline: Pipeline, store: ResponseStore, admit=None):
         self.pipeline, self.store = pipeline, store
+        self._admit = admit          # the admit step (gateway/admission.py): after validation and routing
 
     def create(self, body: dict, key: KeyRecord, rec: RequestRecord) -> dict | RelayBody:
         model = body.get("model")
@@ -49,6 +50,8 @@ class ResponsesService:
         if context:
             native_body["input"] = continued(context, body.get("input"))
         keep = self._keeper(body, key, response_id, context) if body.get("store") is not False else None
+        if self._admit is not None:
+            self._admit(key, rec, plan, req.chat if req is not None else body)
 
         def leg(target: Target) -> Leg | None:
             if target.responses_native:

@@ -12,13 +12,14 @@ from sqlalchemy.orm import sessionmaker as SessionMaker
 
 from gateway.access_log import AccessLog
 from gateway.auth import KeyCache
-from gateway.budgets import SpendLedger
+from gateway.admission import Admission
 from gateway.catalog import Catalog
 from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.exceptions import Unavailable
-from gateway.limits import make_limiter
+from gateway.ledger import Ledger, MemoryCounters, RedisCounters
+from gateway.limits import RequestRates, default_rate, make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.redis_client import make_redis
@@ -45,7 +46,7 @@ class Services:
     transport: Transport
     log_writer: LogWriter
     pipeline: Pipeline
-    ledger: SpendLedger
+    admission: Admission
     metrics: Metrics
     responses: ResponsesService
     _background: bool = False               # the background refresh is running (started once per process)
@@ -70,14 +71,18 @@ class Services:
                             StreamTimings(settings.STREAM_KEEPALIVE_S, settings.STREAM_IDLE_TIMEOUT_S,
                                           settings.STREAM_MAX_S))
         store = ResponseStore(engine, settings.RESPONSE_RETENTION_DAYS)
+        limiter = make_limiter()
+        counters = RedisCounters(redis, settings.REDIS_PREFIX) if redis is not None else MemoryCounters()
+        admission = Admission(RequestRates(limiter, settings.REDIS_PREFIX, default_rate(settings.RATELIMIT_DEFAULT)),
+                              Ledger(counters, sm))
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
                    redis=redis, keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis=redis,
                                  prefix=settings.REDIS_PREFIX), transport=transport,
                    log_writer=LogWriter(engine, settings.INSTANCE_DIR, settings.LOG_FLUSH_INTERVAL_S,
                                         settings.LOG_BATCH_SIZE),
-                   pipeline=pipeline, responses=ResponsesService(pipeline, store),
-                   ledger=SpendLedger(sm), metrics=Metrics(),
-                   access_log=AccessLog() if settings.ACCESS_LOG == "json" else None, limiter=make_limiter())
+                   pipeline=pipeline, responses=ResponsesService(pipeline, store, admission.admit),
+                   admission=admission, metrics=Metrics(),
+                   access_log=AccessLog() if settings.ACCESS_LOG == "json" else None, limiter=limiter)
 
     def finish(self, rec: RequestRecord) -> None:
         """A request is over (a stream: its last byte): hand its log row over, charge its key, count it, write its
@@ -86,7 +91,7 @@ class Services:
             return
         total_s = time.perf_counter() - rec.t_arrival
         self.log_writer.submit(rec.log_row())
-        self.ledger.add(rec.key_id, rec.cost)
+        self.admission.settle(rec)
         self.metrics.observe(rec, total_s, max(0.0, total_s - rec.upstream_ms / 1000), self.catalog.snapshot)
         if self.access_log is not None:
             self.access_log.write(rec, total_s)
@@ -107,7 +112,7 @@ class Services:
             return
         if not self._background:
             self._background = True
-            self.catalog.also_refresh.append(self.ledger.refresh)
+            self.keys.start_watch()
             self.catalog.also_refresh.append(self.responses.store.purge)
             self.catalog.start()
         if self.catalog.loaded:
@@ -118,7 +123,6 @@ class Services:
             raise Unavailable(not_loaded)
         self._last_load_try = now
         try:
-            self.ledger.refresh()
             self.catalog.refresh()               # last: `loaded` (and so `started`) only once both have worked
         except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
             log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
@@ -126,6 +130,7 @@ class Services:
 
     def shutdown(self) -> None:
         self.catalog.stop()
+        self.keys.stop_watch()
         self.log_writer.close()
         self.responses.store.close()
         self.transport.close()

@@ -1,4 +1,4 @@
-"""What a server process checks before it serves: the database schema matches the code.
+"""What a server process checks before it serves: every setting parses, and the database schema matches the code.
 
 `check_database(app)` runs in wsgi.py, for any WSGI server. Under gunicorn the master also runs it once, before
 any worker starts, as `python -m gateway.startup` in a process of its own (deploy/gunicorn.conf.py's
@@ -38,9 +38,15 @@ def check_database(app) -> None:
 
 def main() -> int:
     """The check on its own: the database of the environment's settings (no app, no Flask)."""
-    from gateway.config import Settings
+    from gateway.config import Settings, validate_observability
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    url = Settings.from_env().DATABASE_URL
+    try:
+        settings = Settings.from_env()
+        validate_observability(settings)
+    except ValueError as e:                    # a bad setting: its message names the variable; no traceback
+        log.error("%s", e)
+        return APP_LOAD_ERROR
+    url = settings.DATABASE_URL
     engine = db.make_engine(url)
     try:
         check_schema_at(engine, url)

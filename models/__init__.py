@@ -7,6 +7,8 @@ from models.route import Route, RouteTarget
 from models.request_log import RequestLog, RequestAttempt
 from models.admin_user import AdminUser
 from models.stored_response import StoredResponse
+from models.team import Team
+from models.spend_counter import SpendCounter
 
 __all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser",
-           "StoredResponse"]
+           "StoredResponse", "Team", "SpendCounter"]

@@ -24,6 +24,7 @@ class RequestLog(Base):
     client_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)   # the client's W3C trace context
     key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    team_id: Mapped[int | None] = mapped_column(Integer, nullable=True)   # the key's team when it was made
     endpoint: Mapped[str] = mapped_column(String(64))
     requested_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     route: Mapped[str | None] = mapped_column(String(63), nullable=True)

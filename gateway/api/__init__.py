@@ -20,6 +20,9 @@ def register_blueprints(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
+        limits = g.get("rate_headers")
+        if limits:                               # x-ratelimit-* of the tightest limits (gateway/admission.py)
+            response.headers.update(limits)
         rec = g.get("rec")
         if rec is None:
             return response

@@ -3,7 +3,7 @@ from flask import Blueprint
 
 from gateway import exceptions as exc
 from gateway.chunks import ChatEgress, ChunkEnvelope
-from gateway.api.common import authenticate, json_body, json_response, sse_response, start_record
+from gateway.api.common import admit, authenticate, json_body, json_response, sse_response, start_record
 from gateway.services import services
 from schemas import validate_chat_request
 
@@ -13,7 +13,7 @@ bp = Blueprint("chat_completions", __name__)
 @bp.post("/v1/chat/completions")
 def create():
     rec = start_record("chat.completions")
-    key = authenticate()
+    key = authenticate(count=False)
     body = json_body()
     rec.asked(body["model"] if isinstance(body.get("model"), str) else None)
     problem = validate_chat_request(body)
@@ -22,6 +22,7 @@ def create():
     key.check_model(body["model"])
     pipeline = services().pipeline
     plan = pipeline.plan(body["model"])
+    admit(key, rec, plan, body)
     if body.get("stream"):
         rec.asked(body["model"], stream=True)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -7,7 +7,6 @@ from flask import Response, g, request
 
 from gateway import exceptions as exc
 from gateway.auth import KeyRecord, bearer_of
-from gateway.limits import check_rate
 from gateway.record import RequestRecord
 from gateway.services import services
 
@@ -36,16 +35,23 @@ def start_record(endpoint: str) -> RequestRecord:
     return rec
 
 
-def authenticate() -> KeyRecord:
-    """The caller's key (401 without a valid one), within its request rate (429 past it)."""
+def authenticate(count: bool = True) -> KeyRecord:
+    """The caller's key (401 without a valid, unexpired one); with `count`, a request that spends nothing is
+    counted against its request rate here (429 past it). A spending request is admitted later, once its body is
+    valid and its model resolved (`admit`), so a 400 never counts."""
     svc = services()
     key = svc.keys.lookup(bearer_of(request.headers.get("Authorization")))
     rec = g.get("rec")
     if rec is not None:
-        rec.admitted(key.id, key.prefix)
-    check_rate(svc.limiter, key, svc.settings.RATELIMIT_DEFAULT)
-    svc.ledger.check(key)
+        rec.admitted(key.id, key.prefix, key.team.id if key.team is not None else None)
+    if count:
+        svc.admission.count_request(key)
     return key
+
+
+def admit(key: KeyRecord, rec: RequestRecord, plan, body: dict) -> None:
+    """The admit step of a request that spends: its rates, token limits, budgets and quotas (gateway/admission)."""
+    services().admission.admit(key, rec, plan, body)
 
 
 def json_body() -> dict:

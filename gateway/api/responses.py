@@ -11,7 +11,7 @@ bp = Blueprint("responses", __name__)
 @bp.post("/v1/responses")
 def create():
     rec = start_record("responses")
-    key = authenticate()
+    key = authenticate(count=False)
     body = json_body()
     answer = services().responses.create(body, key, rec)
     return json_response(answer) if isinstance(answer, dict) else sse_response(answer)
