@@ -1,25 +1,32 @@
-"""flask commands: db upgrade, keys create/list/revoke, config import/export, admin users, bootstrap for `make run`."""
+"""flask commands: db upgrade, keys create/update/rotate/show/list/revoke, teams, config import/export, admin users,
+bootstrap for `make run`."""
 import os
 import sys
+import time as _time
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
 
 import click
 import yaml
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from gateway import config_file, db
 from gateway.admin.users import AdminUserError, create_admin_user, set_admin_password
-from gateway.keys import create_key, revoke
+from gateway.keys import (UNSET, KeyChangeError, Limits, create_key, find_key, find_team, metadata_of, revoke,
+                          rotate, spend)
+from gateway.periods import PERIODS
 from gateway.config import ROOT
 from gateway.services import services
-from models import ApiKey, ModelPrice
+from models import ApiKey, ModelPrice, Team
 
 CATALOG_FILE = os.path.join(ROOT, "gateway", "data", "models.yaml")
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 logs_cli = AppGroup("logs", help="Request logs.")
-keys_cli = AppGroup("keys", help="Gateway keys: create, list, revoke.")
+keys_cli = AppGroup("keys", help="Gateway keys: create, update, rotate, show, list, revoke.")
+teams_cli = AppGroup("teams", help="Teams: keys under shared limits and a shared budget.")
 config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
 admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
 
@@ -60,14 +67,149 @@ def db_downgrade(revision: str):
     click.echo(f"database is at {', '.join(sorted(db.current_revisions(svc.engine))) or 'no migration'}")
 
 
+def _limit_options(f):
+    """The options keys and teams share: rates, tokens, budget and its period, quota."""
+    for option in reversed([
+        click.option("--rpm", type=int, default=None, help="Requests per minute (0: no limit)."),
+        click.option("--tpm", type=int, default=None, help="Tokens per minute, prompt and output (0: no limit)."),
+        click.option("--budget-usd", type=str, default=None, help="Budget in USD per period ('none': no budget)."),
+        click.option("--budget-period", type=click.Choice(PERIODS), default=None,
+                     help="When the budget resets (UTC): day, week (Monday), month (the 1st) or total (never)."),
+        click.option("--quota", type=int, default=None, help="Requests per calendar month, UTC (0: no quota)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _limits(rpm, tpm, budget_usd, budget_period, quota, extra: dict | None = None) -> Limits:
+    def count(v):
+        return UNSET if v is None else (None if v == 0 else v)
+    budget = UNSET
+    if budget_usd is not None:
+        if budget_usd.lower() == "none":
+            budget = None
+        else:
+            try:
+                budget = Decimal(budget_usd)
+            except InvalidOperation:
+                raise click.BadParameter(f"not an amount: {budget_usd!r}", param_hint="--budget-usd") from None
+    return Limits(count(rpm), count(tpm), budget, UNSET if budget_period is None else budget_period, count(quota),
+                  extra or {})
+
+
+def _key_extra(s, team, models, expires, metadata) -> dict:
+    extra = {}
+    if team is not None:
+        extra["team_id"] = None if team in ("", "none") else find_team(s, team).id
+    if models is not None:
+        extra["allowed_models"] = ",".join(m.strip() for m in models.split(",") if m.strip()) or None
+    if expires is not None:
+        extra["expires_at"] = None if expires in ("", "none") else datetime.combine(expires.date(), time.min)
+    if metadata:
+        extra["metadata_json"] = metadata_of(metadata)
+    return extra
+
+
+_KEY_OPTIONS = [
+    click.option("--team", default=None, help="The team (name or id) whose shared limits also apply ('none')."),
+    click.option("--models", default=None, help="Allowed models, comma-separated globs: a,b,provider/*."),
+    click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                 help="YYYY-MM-DD: refused from 00:00 UTC that day."),
+    click.option("--metadata", multiple=True, help="k=v, repeatable."),
+]
+
+
+def _key_options(f):
+    for option in reversed(_KEY_OPTIONS):
+        f = option(f)
+    return _limit_options(f)
+
+
+def _changed(fn):
+    """Run a key or team change; a refusal is the CLI's error (no traceback), and every worker hears of it."""
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+        except KeyChangeError as e:
+            raise click.ClickException(str(e)) from None
+        services().keys.invalidate()
+        return result
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+def _describe(s, row, subject: str, now: float) -> str:
+    period = row.budget_period or "total"
+    spent, requests = spend(s, subject, period, now)
+    when = {"day": "today", "week": "this week", "month": "this month"}.get(period, "so far")
+    budget = f"${Decimal(str(row.budget_usd)).normalize():f} per {period}" if row.budget_usd is not None else "-"
+    parts = [f"rpm {row.rpm_limit or '-'}", f"tpm {row.tpm_limit or '-'}", f"budget {budget}",
+             f"spent ${spent.normalize():f} {when}",
+             f"quota {row.request_quota or '-'} per month", f"{requests} requests this month"]
+    return ", ".join(parts)
+
+
 @keys_cli.command("create")
 @click.option("--name", required=True, help="Who or what the key is for.")
-@click.option("--rpm", type=int, default=None, help="Requests per minute allowed for this key.")
-def keys_create(name: str, rpm: int | None):
+@_key_options
+@_changed
+def keys_create(name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata):
     """Create a key; its secret is printed once, as the last line."""
-    row, secret = create_key(services().sessionmaker, name, rpm)
+    svc = services()
+    with svc.sessionmaker() as s:
+        extra = _key_extra(s, team, models, expires, metadata)
+    row, secret = create_key(svc.sessionmaker, name, limits=_limits(rpm, tpm, budget_usd, budget_period, quota, extra))
     click.echo(f"created key {row.id} ({row.name}), prefix {row.prefix}; the secret is shown only now:")
     click.echo(secret)
+
+
+@keys_cli.command("update")
+@click.argument("id_or_prefix")
+@click.option("--name", default=None)
+@_key_options
+@_changed
+def keys_update(id_or_prefix, name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata):
+    """Change a key's limits, team, allowed models, expiry or metadata (options left out stay as they are)."""
+    with services().sessionmaker() as s, s.begin():
+        row = find_key(s, id_or_prefix)
+        _limits(rpm, tpm, budget_usd, budget_period, quota, _key_extra(s, team, models, expires, metadata)).apply(row)
+        if name:
+            row.name = name
+        click.echo(f"updated key {row.id} ({row.name}, {row.prefix})")
+
+
+@keys_cli.command("rotate")
+@click.argument("id_or_prefix")
+@click.option("--grace-seconds", type=int, default=0, help="How long the old secret keeps working.")
+@_changed
+def keys_rotate(id_or_prefix, grace_seconds):
+    """Issue a new secret for a key (printed once, as the last line); the old one works for the grace period."""
+    with services().sessionmaker() as s, s.begin():
+        row = find_key(s, id_or_prefix)
+        secret = rotate(s, row, grace_seconds)
+        click.echo(f"rotated key {row.id} ({row.name}), new prefix {row.prefix}; the old secret works until "
+                   f"{row.previous_valid_until:%Y-%m-%d %H:%M:%S} UTC; the new secret is shown only now:")
+    click.echo(secret)
+
+
+@keys_cli.command("show")
+@click.argument("id_or_prefix")
+def keys_show(id_or_prefix):
+    """A key's limits and its spend this period (never its secret)."""
+    with services().sessionmaker() as s:
+        try:
+            row = find_key(s, id_or_prefix)
+        except KeyChangeError as e:
+            raise click.ClickException(str(e)) from None
+        now = _time.time()
+        state = "revoked" if row.revoked_at else ("active" if row.enabled else "disabled")
+        click.echo(f"key {row.id} ({row.name}), prefix {row.prefix}, {state}")
+        click.echo(f"  team: {row.team.name if row.team else '-'}; models: {row.allowed_models or 'all'}; "
+                   f"expires: {f'{row.expires_at:%Y-%m-%d %H:%M} UTC' if row.expires_at else 'never'}; "
+                   f"metadata: {row.metadata_json or '{}'}")
+        click.echo(f"  {_describe(s, row, f'key:{row.id}', now)}")
+        if row.team is not None:
+            click.echo(f"  team {row.team.name}: {_describe(s, row.team, f'team:{row.team.id}', now)}")
 
 
 @keys_cli.command("list")
@@ -75,27 +217,60 @@ def keys_list():
     """List keys (never their secrets)."""
     with services().sessionmaker() as s:
         rows = s.scalars(select(ApiKey).order_by(ApiKey.id)).all()
-    click.echo(f"{'id':>4}  {'prefix':<14} {'state':<8} {'created':<20} name")
-    for r in rows:
-        state = "revoked" if r.revoked_at else ("active" if r.enabled else "disabled")
-        click.echo(f"{r.id:>4}  {r.prefix:<14} {state:<8} {r.created_at:%Y-%m-%d %H:%M:%S}  {r.name}")
+        click.echo(f"{'id':>4}  {'prefix':<14} {'state':<8} {'created':<20} {'team':<16} name")
+        for r in rows:
+            state = "revoked" if r.revoked_at else ("active" if r.enabled else "disabled")
+            click.echo(f"{r.id:>4}  {r.prefix:<14} {state:<8} {r.created_at:%Y-%m-%d %H:%M:%S}  "
+                       f"{(r.team.name if r.team else '-'):<16} {r.name}")
 
 
 @keys_cli.command("revoke")
 @click.argument("id_or_prefix")
+@_changed
 def keys_revoke(id_or_prefix: str):
     """Revoke a key by id or display prefix."""
-    svc = services()
-    with svc.sessionmaker() as s, s.begin():
-        cond = ApiKey.prefix == id_or_prefix
-        if id_or_prefix.isdigit():
-            cond = or_(cond, ApiKey.id == int(id_or_prefix))
-        rows = s.scalars(select(ApiKey).where(cond)).all()
-        if len(rows) != 1:
-            raise click.ClickException(f"{len(rows)} keys match '{id_or_prefix}'; name exactly one.")
-        revoke(s, [rows[0].id])
-        click.echo(f"revoked key {rows[0].id} ({rows[0].name}, {rows[0].prefix})")
-    svc.keys.invalidate()
+    with services().sessionmaker() as s, s.begin():
+        row = find_key(s, id_or_prefix)
+        revoke(s, [row.id])
+        click.echo(f"revoked key {row.id} ({row.name}, {row.prefix})")
+
+
+@teams_cli.command("create")
+@click.option("--name", required=True)
+@_limit_options
+@_changed
+def teams_create(name, rpm, tpm, budget_usd, budget_period, quota):
+    """Create a team: shared limits and a shared budget for its keys."""
+    with services().sessionmaker() as s, s.begin():
+        if s.scalar(select(Team).where(Team.name == name)) is not None:
+            raise KeyChangeError(f"A team named '{name}' exists; use teams update.")
+        row = Team(name=name, budget_period="month")
+        _limits(rpm, tpm, budget_usd, budget_period, quota).apply(row)
+        s.add(row)
+        s.flush()
+        click.echo(f"created team {row.id} ({row.name})")
+
+
+@teams_cli.command("update")
+@click.argument("name_or_id")
+@_limit_options
+@_changed
+def teams_update(name_or_id, rpm, tpm, budget_usd, budget_period, quota):
+    """Change a team's shared limits (options left out stay as they are)."""
+    with services().sessionmaker() as s, s.begin():
+        row = find_team(s, name_or_id)
+        _limits(rpm, tpm, budget_usd, budget_period, quota).apply(row)
+        click.echo(f"updated team {row.id} ({row.name})")
+
+
+@teams_cli.command("list")
+def teams_list():
+    """Teams with their limits, spend this period and number of keys."""
+    now = _time.time()
+    with services().sessionmaker() as s:
+        for row in s.scalars(select(Team).order_by(Team.name)):
+            keys = s.scalar(select(func.count(ApiKey.id)).where(ApiKey.team_id == row.id))
+            click.echo(f"{row.id:>4}  {row.name}: {keys} keys; {_describe(s, row, f'team:{row.id}', now)}")
 
 
 @config_cli.command("import")
@@ -179,6 +354,6 @@ def bootstrap():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, config_cli, logs_cli, admin_cli):
+    for group in (db_cli, keys_cli, teams_cli, config_cli, logs_cli, admin_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)

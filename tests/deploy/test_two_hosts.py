@@ -1,9 +1,13 @@
 """Two gateway hosts (separate gunicorn masters with two workers each, two ports) on one PostgreSQL and one Redis:
 a key revoked through one is refused by the other within a second, a cooldown opened on one is seen by the other,
-and the log rows of both land in one table with no duplicate request ids."""
+the log rows of both land in one table with no duplicate request ids, and a key's rate and budget are one count
+over both hosts."""
+import json
 import os
+import threading
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 import requests
@@ -98,3 +102,32 @@ def test_two_hosts_share_revocation_cooldowns_and_one_log_table(hosts, double):
     engine.dispose()
     assert len(rows) == len(set(rows)) == len(sent)
     assert set(rows) == set(sent)
+
+
+def test_two_hosts_count_one_combined_rate_and_budget(hosts, double):
+    a, b, env_a, db = hosts
+    key = flask(env_a, "keys", "create", "--name", "six", "--rpm", "6").stdout.strip().splitlines()[-1]
+    codes = [_chat(gw, key).status_code for _ in range(4) for gw in (a, b)]      # 8 requests over 4 workers
+    assert codes.count(200) == 6 and codes[6:] == [429, 429]
+
+    # 40 concurrent requests over both hosts against a budget that allows 10 answers: overshoot at most one
+    # reservation (the README's bound)
+    cost = Decimal("0.0000048")                      # 12 x 0.15 + 5 x 0.60 per million tokens
+    budget_key = flask(env_a, "keys", "create", "--name", "budget", "--budget-usd", str(cost * 10),
+                       "--budget-period", "day").stdout.strip().splitlines()[-1]
+    body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    results: list[int] = []
+
+    def go(gw):
+        r = requests.post(f"{gw.url}/v1/chat/completions", headers={"Authorization": f"Bearer {budget_key}"},
+                          json=body, timeout=20)
+        results.append(r.status_code)
+    threads = [threading.Thread(target=go, args=(gw,)) for _ in range(20) for gw in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    reservation = (Decimal(len(json.dumps(body)) // 3 + 1) * Decimal("0.15") + 5 * Decimal("0.60")) / 10**6
+    served = results.count(200)
+    assert served + results.count(429) == 40 and served >= 1
+    assert served * cost <= cost * 10 + reservation
