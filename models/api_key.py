@@ -29,7 +29,8 @@ class ApiKey(Base):
     previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # rotated out
     previous_valid_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)      # its grace ends
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, nullable=True,
+                                                        index=True)     # the key cache watches its maximum
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     team = relationship("Team", lazy="joined")

@@ -20,7 +20,7 @@ class Team(Base):
     budget_period: Mapped[str] = mapped_column(String(8), default="month")   # day | week | month | total
     request_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)  # requests per calendar month (UTC)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
 
     def __repr__(self) -> str:
         return f"<Team {self.id} {self.name}>"

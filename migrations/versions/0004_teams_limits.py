@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name'),
     )
+    op.create_index(op.f('ix_teams_updated_at'), 'teams', ['updated_at'], unique=False)
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.add_column(sa.Column('team_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('tpm_limit', sa.Integer(), nullable=True))
@@ -46,6 +47,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_api_keys_team_id'), ['team_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_api_keys_previous_key_hash'), ['previous_key_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_api_keys_updated_at'), ['updated_at'], unique=False)
         batch_op.create_foreign_key('fk_api_keys_team_id_teams', 'teams', ['team_id'], ['id'])
     with op.batch_alter_table('request_logs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('team_id', sa.Integer(), nullable=True))
@@ -70,9 +72,11 @@ def downgrade() -> None:
         batch_op.drop_column('team_id')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_constraint('fk_api_keys_team_id_teams', type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_api_keys_updated_at'))
         batch_op.drop_index(batch_op.f('ix_api_keys_previous_key_hash'))
         batch_op.drop_index(batch_op.f('ix_api_keys_team_id'))
         for column in ('updated_at', 'previous_valid_until', 'previous_key_hash', 'metadata_json', 'expires_at',
                        'request_quota', 'budget_period', 'tpm_limit', 'team_id'):
             batch_op.drop_column(column)
+    op.drop_index(op.f('ix_teams_updated_at'), table_name='teams')
     op.drop_table('teams')
