@@ -78,10 +78,25 @@ return out
 class MemoryCounters:
     """This process's counters (a host without Redis runs one worker)."""
 
+    SWEEP_S = 60.0
+
     def __init__(self):
         self._values: dict[str, int] = {}
         self._expires: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._swept = time.time()
+
+    def _sweep(self, now: float) -> None:
+        """Forget expired counters (a minute's token count, a past day's spend) once a minute: bounded memory."""
+        if now - self._swept < self.SWEEP_S:
+            return
+        self._swept = now
+        for name in [n for n, exp in self._expires.items() if exp <= now]:
+            self._values.pop(name, None)
+            del self._expires[name]
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def _live(self, name: str, now: float) -> None:
         exp = self._expires.get(name)
@@ -105,6 +120,7 @@ class MemoryCounters:
         """(0, 0, the values after) or (1-based index of the refusing charge, its value, [])."""
         now = time.time()
         with self._lock:
+            self._sweep(now)
             for c in charges:
                 self._live(c.counter, now)
             for i, c in enumerate(charges, 1):

@@ -104,3 +104,17 @@ def test_concurrent_reservations_never_pass_a_rate(ledger):
     for t in threads:
         t.join()
     assert len(admitted) == 25
+
+
+def test_memory_counters_forget_expired_windows(monkeypatch):
+    counters = MemoryCounters()
+    ledger = Ledger(counters, None)
+    now = [1_000_000.0]
+    monkeypatch.setattr("gateway.ledger.time.time", lambda: now[0])
+    counters._swept = now[0]
+    for minute in range(100):                        # a key's token counter of 100 past minutes
+        ledger.reserve([Charge(f"tpm:key:1:{minute}", 1, 10, True, 120, "x", False, None)])
+    assert len(counters) == 100
+    now[0] += 3600
+    ledger.reserve([Charge("tpm:key:1:now", 1, 10, True, 120, "x", False, None)])
+    assert len(counters) == 1
