@@ -9,6 +9,7 @@ import resource
 import subprocess
 import time
 from collections import Counter
+from dataclasses import replace
 
 from bench import ttfb
 from bench.procs import CLK_TCK, MemSampler, cpu_ms, cpu_ticks, machine_ticks, memory
@@ -34,7 +35,8 @@ def run_wrk(subj: Subject, conc: int, seconds: float, stream: bool, double: Doub
         env |= {"BENCH_AUTH_NAME": name, "BENCH_AUTH_VALUE": value}
     cmd = ["wrk", "-t1", f"-c{conc}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s",
            str(BENCH / "chat.lua"), subj.url]
-    g0, d0 = cpu_ticks(subj.pids()), cpu_ticks([double.proc.pid])
+    aux = [subj.redis_pid] if subj.redis_pid else []
+    g0, d0, x0 = cpu_ticks(subj.pids()), cpu_ticks([double.proc.pid]), cpu_ticks(aux)
     m0, r0, s0 = machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     sampler = MemSampler(subj.pids) if subj.root_pid else contextlib.nullcontext()
     with sampler:
@@ -42,14 +44,14 @@ def run_wrk(subj: Subject, conc: int, seconds: float, stream: bool, double: Doub
     m1, r1 = machine_ticks(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if subj.root_pid:
         time.sleep(SETTLE_S)
-    g1, d1 = cpu_ticks(subj.pids()), cpu_ticks([double.proc.pid])
+    g1, d1, x1 = cpu_ticks(subj.pids()), cpu_ticks([double.proc.pid]), cpu_ticks(aux)
     m2, s1 = machine_ticks(), resource.getrusage(resource.RUSAGE_SELF)
     wrk_ms = ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1000
     own_ms = ((s1.ru_utime - s0.ru_utime) + (s1.ru_stime - s0.ru_stime)) * 1000
-    gw_ms, dbl_ms = cpu_ms(g0, g1), cpu_ms(d0, d1)
+    gw_ms, dbl_ms, redis_ms = cpu_ms(g0, g1), cpu_ms(d0, d1), cpu_ms(x0, x1)
     # CPU of everything else on the machine meanwhile (other people's processes; a peer without --target-pid)
     span_ms = (m2[1] - m0[1]) * 1000 / CLK_TCK / max(1, os.cpu_count() or 1)
-    other_cores = ((m2[0] - m0[0]) * 1000 / CLK_TCK - gw_ms - dbl_ms - wrk_ms - own_ms) / max(1.0, span_ms)
+    other_cores = ((m2[0] - m0[0]) * 1000 / CLK_TCK - gw_ms - dbl_ms - redis_ms - wrk_ms - own_ms) / max(1.0, span_ms)
     line = next((ln for ln in cp.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         return {"failed": f"wrk exited {cp.returncode}: {cp.stderr.strip()[-500:] or cp.stdout.strip()[-500:]}"}
@@ -70,7 +72,51 @@ def run_wrk(subj: Subject, conc: int, seconds: float, stream: bool, double: Doub
         res |= {"gateway_cpu_ms_per_req": r3(gw_ms / max(1, n)), "gateway_cpu_cores": round(gw_ms / 1000 / dur, 2),
                 "gateway_mem_peak": {k: v for k, v in sampler.peak.items() if k != "rss_mb_each"},
                 "process_set_changed": sorted(g0) != sorted(g1)}
+    if aux:
+        res["redis_cpu_ms_per_req"] = r3(redis_ms / max(1, n))
     return res
+
+
+def run_limits(subj: Subject, conc: int, seconds: float, double: Double) -> dict:
+    """Scenario 7: the same wrk run twice, back to back, with the usual key (no limits) and then with the limited
+    one (an rpm, a tpm and a budget: every request counted on flask-limiter's window and reserved and settled on the
+    ledger); what the limits cost is the difference in the gateway's CPU per request. Any error counts, a 429 (the
+    limits refused) first of all. A probe with the limited key first checks its limits apply (x-ratelimit-*)."""
+    limited = replace(subj, headers=subj.limited_headers, ok_answers=0)
+    status, headers, body = request("POST", subj.url, chat_body(subj.model, False), limited.headers)
+    limited.ok_answers += status == 200
+    applied = {k: v for k, v in headers.items() if k.startswith("x-ratelimit-")}
+    probe_ = {"status": status, "ratelimit_headers": applied, "body_start": body[:200].decode(errors="replace")}
+    if status != 200 or "x-ratelimit-limit-requests" not in applied or "x-ratelimit-limit-tokens" not in applied:
+        subj.ok_answers += limited.ok_answers
+        return {"failed": f"the limited key's probe: status {status}, headers {applied}", "probe": probe_}
+    plain = run_wrk(subj, conc, seconds, False, double)
+    with_limits = run_wrk(limited, conc, seconds, False, double)
+    subj.ok_answers += limited.ok_answers
+    out = {"concurrency": conc, "probe": probe_, "without": plain, "with": with_limits}
+    for arm, run in (("without", plain), ("with", with_limits)):
+        if isinstance(run.get("failed"), str):
+            return out | {"failed": f"{arm} limits: {run['failed']}"}
+    arms = (plain, with_limits)
+    errors = {k: sum(r[k] for r in arms) for k in ("errors_total", "errors_non2xx", "errors_socket")}
+    cpu0, cpu1 = plain.get("gateway_cpu_ms_per_req"), with_limits.get("gateway_cpu_ms_per_req")
+    cost = r3(cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
+    out |= errors | {
+        "rps_without": plain["rps"], "rps_with": with_limits["rps"],
+        "rps_with_ratio": round(with_limits["rps"] / plain["rps"], 3) if plain["rps"] else None,
+        "p50_without_ms": plain["p50_ms"], "p50_with_ms": with_limits["p50_ms"],
+        "p99_without_ms": plain["p99_ms"], "p99_with_ms": with_limits["p99_ms"],
+        "errors_text": f"{plain['errors_total']} / {with_limits['errors_total']}",
+        "cpu_without_ms_per_req": cpu0, "cpu_with_ms_per_req": cpu1,
+        # with an error in either arm the difference does not count (a refused request costs less)
+        "limits_cpu_ms_per_req": None if errors["errors_total"] else cost, "limits_cpu_ms_per_req_measured": cost,
+        "other_cpu_cores": max(r["other_cpu_cores"] for r in arms),
+        "machine_busy_pct": with_limits["machine_busy_pct"]}
+    if "redis_cpu_ms_per_req" in with_limits:
+        out |= {"redis_cpu_without_ms_per_req": plain["redis_cpu_ms_per_req"],
+                "redis_cpu_with_ms_per_req": with_limits["redis_cpu_ms_per_req"],
+                "redis_text": f"{plain['redis_cpu_ms_per_req']:.3f} / {with_limits['redis_cpu_ms_per_req']:.3f}"}
+    return out
 
 
 def run_ttfb(subj: Subject, n: int) -> dict:

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from bench.drivers import run_wrk
@@ -18,17 +19,24 @@ from bench.scenarios import FAST
 from bench.subjects import Double, Subject
 
 
+def _suffix(args) -> str:
+    """profile.json for the usual key, profile-limited.json for the limited one."""
+    return "" if args.profile_key == "usual" else f"-{args.profile_key}"
+
+
 def profile(args, double: Double, gw: Subject) -> dict:
     """py-spy on one worker while wrk holds c=32: where the worker's CPU goes (own and total time per function)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise Abort("py-spy is not installed: `.venv/bin/pip install py-spy`")
+    if args.profile_key == "limited":                   # the key of scenario 7: an rpm, a tpm and a budget
+        gw = replace(gw, headers=gw.limited_headers)
     double.mode(FAST.mode())
     run_wrk(gw, 32, 3, False, double)
     workers = [p for p in gw.pids() if p != gw.root_pid]
     worker = workers[0]
     raw = Path(tempfile.gettempdir()) / f"bench-profile-{worker}.txt"
-    say(f"profiling worker {worker} for {args.profile} s under c=32")
+    say(f"profiling worker {worker} for {args.profile} s under c=32 ({args.profile_key} key)")
     spy_proc = subprocess.Popen([spy, "record", "--pid", str(worker), "--duration", str(args.profile), "--rate", "250",
                                  "--format", "raw", "--nolineno", "--nonblocking", "-o", str(raw)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -37,8 +45,9 @@ def profile(args, double: Double, gw: Subject) -> dict:
     _, err = spy_proc.communicate(timeout=args.profile + 60)
     if not raw.exists():
         raise Abort(f"py-spy wrote nothing: {err[-500:]}")
-    shutil.copy(raw, RESULTS / "profile-raw.txt")
-    return {"worker": worker, "seconds": args.profile, "load": load, **analyse_stacks(raw, args.profile_top)}
+    shutil.copy(raw, RESULTS / f"profile{_suffix(args)}-raw.txt")
+    return {"worker": worker, "seconds": args.profile, "key": args.profile_key, "load": load,
+            **analyse_stacks(raw, args.profile_top)}
 
 
 # Each sample goes to the innermost frame that matches one of these (in a stack, from the leaf up): where the
@@ -61,7 +70,14 @@ SUBSYSTEMS = (
 )
 
 
+# A sample anywhere under these goes to them, its socket calls included: what the limit counters cost in Redis.
+REDIS_CLIENTS = ("redis-py, limits, flask-limiter (limit counters in Redis, their socket calls included)",
+                 ("(redis/", "(limits/", "(flask_limiter/"))
+
+
 def _subsystem(frames: list[str]) -> str:
+    if any(n in f for f in frames for n in REDIS_CLIENTS[1]):
+        return REDIS_CLIENTS[0]
     for f in reversed(frames):
         for name, needles in SUBSYSTEMS:
             if any(n in f for n in needles):
@@ -104,7 +120,7 @@ def analyse_stacks(raw: Path, top_n: int) -> dict:
                 for f, c in counter.most_common(n)]
     gateway = Counter({f: c for f, c in total.items() if re.search(r"\((gateway|schemas|models)/", f)})
     return {"samples": samples, "own": share(own), "total": share(total), "own_by_package": share(pkg, 20),
-            "by_subsystem": share(sub, len(SUBSYSTEMS) + 1), "gateway_total": share(gateway, 30),
+            "by_subsystem": share(sub, len(SUBSYSTEMS) + 2), "gateway_total": share(gateway, 30),
             "callers_of_top_own": {f: share(callers[f], 4) for f, _ in own.most_common(5)}}
 
 
@@ -112,9 +128,10 @@ def run_and_print(args, res: dict, double: Double, gw: Subject) -> None:
     """Profile gw, write bench/results/profile.json (and profile-raw.txt), print the tables."""
     res["profile"] = prof = profile(args, double, gw)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "profile.json"
+    out = RESULTS / f"profile{_suffix(args)}.json"
     out.write_text(json.dumps(res, indent=2, default=str))
-    print(f"\nprofile of worker {prof['worker']}, {prof['samples']} samples over {prof['seconds']} s, "
+    print(f"\nprofile of worker {prof['worker']} ({prof['key']} key), {prof['samples']} samples over "
+          f"{prof['seconds']} s, "
           f"{prof['load'].get('rps')} req/s at c=32, {prof['load'].get('gateway_cpu_ms_per_req')} ms CPU/req, "
           f"other processes {prof['load'].get('other_cpu_cores')} cores")
     for kind, title in (("own", f"top {args.profile_top} functions by own time"),
@@ -130,4 +147,4 @@ def run_and_print(args, res: dict, double: Double, gw: Subject) -> None:
         print(f"  {leaf}")
         for t in rows:
             print(f"    {t['pct']:5.1f}%  <- {t['function']}")
-    print(f"\n{out} and {RESULTS / 'profile-raw.txt'} (collapsed stacks)")
+    print(f"\n{out} and {RESULTS / f'profile{_suffix(args)}-raw.txt'} (collapsed stacks)")

@@ -5,12 +5,12 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.scenarios import (ADDED, FAST, GATEWAY, MEMORY_PAIR, RATIO, SCENARIOS, WORKER_RSS, WRK, Metric,
-                             Scenario)
+from bench.scenarios import (ADDED, FAST, GATEWAY, LIMITS, MEMORY_PAIR, RATIO, SCENARIOS, VS_WITHOUT, WORKER_RSS,
+                             WRK, Metric, Scenario)
 from bench.targets import added_key, ratio_key
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NO_DIRECT = (GATEWAY, MEMORY_PAIR, WORKER_RSS)
+NO_DIRECT = (GATEWAY, MEMORY_PAIR, WORKER_RSS, VS_WITHOUT)
 
 
 def fmt(x, nd=2):
@@ -50,6 +50,13 @@ def gateway_cell(m: Metric, run: dict, vs: dict):
         return f"{fmt(v.get('rss_mb'), 1)} / {fmt(v.get('pss_mb'), 1)}" if v else "—"
     if m.show == WORKER_RSS:
         return " / ".join(fmt(run.get(f"worker_rss_mb_{x}"), 1) for x in ("idle", "peak", "after"))
+    if m.show == VS_WITHOUT:
+        base = run.get(m.of)
+        if v is None or base is None or (m.as_ratio and not base):
+            return fmt(v, m.nd)
+        if m.as_ratio:
+            return f"{fmt(v, m.nd)} (×{v / base:.3f})"
+        return fmt(v, m.nd) + delta(v - base, m.nd)
     return v
 
 
@@ -58,7 +65,7 @@ def scenario_rows(scn: Scenario, entry: dict, gws: list[str], tmap: dict) -> lis
     title = scn.heading(entry, gws)
     d, vs = entry.get("direct") or {}, entry.get("vs_direct") or {}
     runs = {g: entry.get(g) or {} for g in gws}
-    if scn.kind == WRK and (d.get("failed") or any(r.get("failed") for r in runs.values())):
+    if scn.kind in (WRK, LIMITS) and (d.get("failed") or any(r.get("failed") for r in runs.values())):
         return [[title, "failed", str(d.get("failed", "ok")), *(str(r.get("failed", "ok")) for r in runs.values()),
                  "", *("" for _ in gws)]]
     rows = []
@@ -91,6 +98,18 @@ def target_line(g: str, t: dict) -> str:
     return f"- {g}: {t['target']}: {verdict}{note}"
 
 
+def redis_text(conf: dict) -> str:
+    """The report header's word on Redis: on (the workers share the limit counters) or off (so one worker)."""
+    r = conf.get("redis")
+    if r is None:           # results from before the limits work
+        return "no Redis"
+    if r.get("on"):
+        return (f"Redis on (a private redis-server {r.get('version')}: the {conf.get('workers')} workers share the "
+                f"limit counters there)")
+    return (f"Redis off (no redis-server: {conf.get('workers')} worker of the {conf.get('workers_asked')} asked for, "
+            f"limits counted in process)")
+
+
 def markdown(res: dict, table: tuple[Scenario, ...] = SCENARIOS) -> str:
     m, sc, gws = res["meta"], res["scenarios"], res["gateways"]
     lines = [f"# Benchmark: {', '.join(gws)} against the upstream double", "",
@@ -102,8 +121,8 @@ def markdown(res: dict, table: tuple[Scenario, ...] = SCENARIOS) -> str:
         c = res["gateway_config"]["switchyard"]
         lines += [f"Switchyard: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`, {c.get('workers')} × "
                   f"`{c.get('worker_class')}` workers (worker_connections {c.get('worker_connections')}), SQLite, "
-                  f"request logging on, a real key, a priced model; the double, wrk and the gateway share the "
-                  f"machine's cores.", ""]
+                  f"{redis_text(c)}, request logging on, a real key, a priced model; the double, wrk and the gateway "
+                  f"share the machine's cores.", ""]
     busy = [(k, g, r.get("other_cpu_cores")) for k, v in sc.items() if isinstance(v, dict)
             for g, r in v.items() if isinstance(r, dict) and (r.get("other_cpu_cores") or 0) > 0.2]
     if busy:
@@ -137,14 +156,20 @@ def markdown(res: dict, table: tuple[Scenario, ...] = SCENARIOS) -> str:
                              f"the gateway {r.get('gateway_cpu_cores', '—')} cores; other processes "
                              f"{r.get('other_cpu_cores')} cores.")
     for g, info in res.get("gateway_checks", {}).items():
+        unavailable = "".join(f", {n} × \"{what}\"" for what, n in info["log"].get("store_unavailable", {}).items()
+                              if n)
         lines.append(f"- {g} log: {info['log']['tracebacks']} tracebacks, {info['log']['error_lines']} ERROR lines, "
-                     f"{info['log']['worker_timeouts']} worker timeouts; request_logs rows: "
+                     f"{info['log']['worker_timeouts']} worker timeouts{unavailable}; request_logs rows: "
                      f"{info['request_logs'].get('rows')} ({info['request_logs'].get('with_cost')} with a cost) for "
                      f"{info['ok_answers']} 2xx answers the clients saw"
                      + "".join(f"; {b['rows']} × status {b['status']}"
                                f"{' ' + b['error_code'] if b['error_code'] else ''}"
                                f"{' stream' if b['stream'] else ''}"
                                for b in info["request_logs"].get("by_status", [])) + ".")
+    counters = {k: v for k, v in res.get("redis_keys", {}).items() if "ledger:" in k or "LIMITER/" in k}
+    if counters:
+        lines.append("- The limit counters in Redis at the end (the limited key's; money in units of 10⁻⁸ USD): "
+                     + "; ".join(f"`{k}` = {v}" for k, v in counters.items()) + ".")
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
     return "\n".join(lines) + "\n"

@@ -13,16 +13,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import profile, ttfb
-from bench.drivers import probe, run_streams, run_ttfb, run_wrk
+from bench.drivers import probe, run_limits, run_streams, run_ttfb, run_wrk
 from bench.machine import check_tools, meta, raise_nofile, wait_for_quiet
 from bench.procs import T0, Abort, Processes, free_port, memory, say
 from bench.report import write_results
-from bench.scenarios import DURATIONS, FAST, MEMORY, MEMORY_SCENARIO, SCENARIOS, STREAMS, TTFB, WRK, Scenario
-from bench.subjects import ROOT, Double, Subject, Switchyard, chat_body, chat_url, parse_auth, request
+from bench.scenarios import (DURATIONS, FAST, LIMITS, MEMORY, MEMORY_SCENARIO, SCENARIOS, STREAMS, TTFB, WRK,
+                             Scenario)
+from bench.subjects import ROOT, Double, Redis, Subject, Switchyard, chat_body, chat_url, parse_auth, request
 from bench.targets import compare, evaluate
 
 USAGE = """Starts a Node.js provider double (bench/double.js) and the gateway as it runs in production (gunicorn with
-deploy/gunicorn.conf.py, a fresh SQLite database, request logging, a real key, a priced model), then measures every
+deploy/gunicorn.conf.py, a fresh SQLite database, a private redis-server for the limit counters so it runs more than
+one worker, request logging, a real key, a priced model), then measures every
 scenario of bench/scenarios.py straight against the double and through the gateway, back to back. Writes
 bench/results/latest.md and bench/results/<timestamp>.json; bench/README.md explains the scenarios.
 
@@ -33,7 +35,8 @@ bench/results/latest.md and bench/results/<timestamp>.json; bench/README.md expl
     python -m bench.run --profile 15      # py-spy on one worker under c=32 load (pip install py-spy)
 """
 BRIEF = ("rps", "p50_ms", "p99_ms", "errors_total", "gateway_cpu_ms_per_req", "first_data_p50_ms", "total_p50_ms",
-         "errors", "failed", "completed", "end_p50_ms")
+         "errors", "failed", "completed", "end_p50_ms", "rps_without", "rps_with", "errors_text",
+         "cpu_without_ms_per_req", "cpu_with_ms_per_req", "limits_cpu_ms_per_req", "redis_text")
 
 
 class Run:
@@ -97,6 +100,11 @@ class Run:
                 self.memory_after(scn)
             elif scn.kind == STREAMS:
                 self.streams(scn)
+            elif scn.kind == LIMITS:
+                self.upstream(scn.upstream.mode())
+                ours = [g for g in self.gateways if g.limited_headers]       # a peer has no key with our limits
+                if ours:
+                    self.each(scn, lambda s: run_limits(s, scn.concurrency, self.D[scn.length], self.double), ours)
 
     def memory_after(self, scn: Scenario) -> None:
         peak_keys = [s.key for s in SCENARIOS if s.memory_peak]
@@ -149,8 +157,12 @@ def parser() -> argparse.ArgumentParser:
                     help="port of the double (default: a free one; 18091 with --target, for the peer's config)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn workers of ours (WEB_CONCURRENCY, default 2)")
     ap.add_argument("--worker-class", help="SWITCHYARD_WORKER_CLASS for ours (default: deploy/gunicorn.conf.py's)")
+    ap.add_argument("--no-redis", action="store_true",
+                    help="ours without REDIS_URL (limits counted in process, so the conf runs one worker)")
     ap.add_argument("--profile", type=int, metavar="SECONDS",
                     help="instead of the scenarios: py-spy on one worker of ours under c=32 load")
+    ap.add_argument("--profile-key", choices=("usual", "limited"), default="usual",
+                    help="for --profile: the usual key (no limits) or scenario 7's key with an rpm, a tpm and a budget")
     ap.add_argument("--profile-top", type=int, default=15)
     ap.add_argument("--time-limit", type=int, default=290, help="abort (stopping everything) after this many seconds")
     ap.add_argument("--quiet-wait", type=float, default=20,
@@ -175,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     procs = Processes()
     tmp = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     sy = None
+    redis = None
     subjects: list[Subject] = []
     ran = False
     try:
@@ -190,12 +203,23 @@ def main(argv: list[str] | None = None) -> int:
         say(f"double on {double.base}")
         subjects.append(Subject("direct", chat_url(double.base), "fast", {}, None, "direct"))  # double's CPU: apart
         if not args.target or args.with_switchyard:
-            say("setting up switchyard: fresh SQLite database, first key, config import")
-            sy = Switchyard(procs, tmp, double)
+            if not args.no_redis:
+                redis = Redis.start(procs, tmp)
+                if redis is None:
+                    res["notes"].append("redis-server is not installed (apt-get install -y redis-server): ours ran "
+                                        "without REDIS_URL, so with one worker (limits counted in process)")
+                    say("redis-server not found: switchyard runs without Redis, one worker")
+                else:
+                    say(f"redis-server {redis.version} on 127.0.0.1:{redis.port}, prefix {redis.prefix}")
+            else:
+                res["notes"].append("--no-redis: ours ran without REDIS_URL, so with one worker")
+            say("setting up switchyard: fresh SQLite database, first key, a key with limits, config import")
+            sy = Switchyard(procs, tmp, double, redis)
             gw, _, conf = sy.start("switchyard", args.workers, args.worker_class)
             res["gateway_config"]["switchyard"] = conf
             subjects.append(gw)
-            say(f"switchyard ready on {gw.url} ({conf.get('workers')} × {conf.get('worker_class')})")
+            say(f"switchyard ready on {gw.url} ({conf.get('workers')} × {conf.get('worker_class')}, "
+                f"Redis {'on' if redis else 'off'})")
         if args.target:
             label = args.label or urlsplit(args.target).netloc.replace(":", "-")
             peer = Subject(label, chat_url(args.target), args.model or "bench/fast", parse_auth(args.auth_header),
@@ -223,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         signal.alarm(0)
+        if redis is not None and sy is not None:
+            res["redis_keys"] = redis.keys()         # what the limits counted (read before it stops)
         procs.stop_all()
         if sy is not None:
             checks = {"log": sy.log_summary(), "request_logs": sy.request_log_rows(),

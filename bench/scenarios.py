@@ -5,9 +5,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 # How long each run lasts (seconds of wrk) or how many requests / streams it makes; a scenario names its entry.
 DURATIONS = {
-    "full": {"c1_s": 8, "load_s": 8, "slow_s": 8, "warm_s": 3, "ttfb_n": 200, "streams_n": 1000, "streams_chunks": 20},
+    "full": {"c1_s": 8, "load_s": 8, "slow_s": 8, "warm_s": 3, "ttfb_n": 200, "streams_n": 1000, "streams_chunks": 20,
+             "limits_s": 8},
     "quick": {"c1_s": 3, "load_s": 3, "slow_s": 3, "warm_s": 2, "ttfb_n": 100, "streams_n": 1000,
-              "streams_chunks": 10},
+              "streams_chunks": 10, "limits_s": 3},
 }
 
 # How a scenario is measured (bench/drivers.py); the runner, the comparison with direct and the report go by it.
@@ -15,7 +16,8 @@ WRK = "wrk"             # wrk at a fixed concurrency for `length` seconds (strea
 TTFB = "ttfb"           # bench/ttfb.py: `length` sequential streams, timed at the socket
 STREAMS = "streams"     # bench/streams.js: `length` streams at once
 MEMORY = "memory"       # the gateway's memory, read around and during the other scenarios
-KINDS = (WRK, TTFB, STREAMS, MEMORY)
+LIMITS = "limits"       # wrk on ours twice, back to back: the usual key, then one with limits (no direct run)
+KINDS = (WRK, TTFB, STREAMS, MEMORY, LIMITS)
 
 # How a metric's row shows a gateway's value (the direct column shows the direct run's value, or — for the last
 # four).
@@ -23,9 +25,10 @@ RATIO = "ratio"         # value (×ratio to direct)
 ADDED = "added"         # value (+difference from direct, ms)
 PLAIN = "plain"         # value
 GATEWAY = "gateway"     # value; there is none for direct (the double's CPU is apart)
+VS_WITHOUT = "vs_without"   # LIMITS: value (×ratio, or +difference, to the same run's `of` figure); no direct
 MEMORY_PAIR = "memory"  # "RSS sum / PSS sum" of one memory phase
 WORKER_RSS = "worker"   # "idle / peak / after" RSS of the one worker
-SHOWS = (RATIO, ADDED, PLAIN, GATEWAY, MEMORY_PAIR, WORKER_RSS)
+SHOWS = (RATIO, ADDED, PLAIN, GATEWAY, MEMORY_PAIR, WORKER_RSS, VS_WITHOUT)
 NOTES = ("errors", "failed", "machine", "none")     # what explains a missed target (Target.note)
 
 
@@ -65,6 +68,8 @@ class Metric:
     show: str = PLAIN
     nd: int = 2                 # decimals
     optional: bool = False      # left out when no gateway has it (a peer without --target-pid)
+    of: str | None = None       # VS_WITHOUT: the figure of the same run it is compared with
+    as_ratio: bool = False      # VS_WITHOUT: shown as the ratio to it (else as the difference)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,22 @@ STREAMS_METRICS = (Metric("completed", "completed"),) + tuple(
     Metric("worker_rss", "worker RSS MB: idle / peak / after", WORKER_RSS),
     Metric("gateway_cpu_s", "gateway CPU seconds", GATEWAY))
 
+LIMITS_METRICS = (
+    Metric("rps_without", "requests/s, without limits (the usual key)", GATEWAY, nd=0),
+    Metric("rps_with", "requests/s, with limits (rpm + tpm + monthly budget)", VS_WITHOUT, nd=0, of="rps_without",
+           as_ratio=True),
+    Metric("p50_without_ms", "p50 latency, ms, without limits", GATEWAY),
+    Metric("p50_with_ms", "p50 latency, ms, with limits", VS_WITHOUT, of="p50_without_ms"),
+    Metric("p99_without_ms", "p99 latency, ms, without limits", GATEWAY),
+    Metric("p99_with_ms", "p99 latency, ms, with limits", VS_WITHOUT, of="p99_without_ms"),
+    Metric("errors_text", "errors (non-2xx, a 429 too, + socket): without / with limits", GATEWAY),
+    Metric("cpu_without_ms_per_req", "gateway CPU ms per request, without limits", GATEWAY, nd=3),
+    Metric("cpu_with_ms_per_req", "gateway CPU ms per request, with limits", VS_WITHOUT, nd=3,
+           of="cpu_without_ms_per_req"),
+    Metric("limits_cpu_ms_per_req", "what the limits add: gateway CPU ms per request", GATEWAY, nd=3),
+    Metric("redis_text", "redis-server CPU ms per request: without / with limits", GATEWAY, optional=True),
+)
+
 
 def upstream_load(key: str, title: str, upstream: Upstream, concurrency: int, stream: bool = False,
                   **flags) -> Scenario:
@@ -194,6 +215,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     upstream_load("4_jitter_c64", "4. 20-80 ms upstream (uniform), c=64", VARIED, 64),
     upstream_load("4_jitter_c256", "4. 20-80 ms upstream (uniform), c=256", VARIED, 256, load_note=True),
     MEMORY_SCENARIO,
+    # after 5 (nothing measured before it changes) and before 6 (which leaves ours with one worker)
+    Scenario("7_limits_c32", "7. limits cost, non-streaming, c=32", LIMITS, LIMITS_METRICS, concurrency=32,
+             length="limits_s",
+             targets=(Target("limits_errors", "limits: no errors with or without them at c=32 (a 429 is one)",
+                             "errors_text", "0", limit=0, field="errors_total", unit="errors"),
+                      Target("limits_cpu", "limits add <= 0.1 ms CPU per request at c=32", "limits_cpu_ms_per_req",
+                             "≤ 0.1", limit=0.1))),
     Scenario("6_1000_streams", "6. {streams:,} streams at once, a chunk every 50 ms", STREAMS, STREAMS_METRICS,
              upstream=TRICKLE, stream=True, length="streams_n", one_worker=True,
              targets=(Target("streams_1000", "issue 5: 1,000 concurrent streams through one worker all complete",

@@ -6,6 +6,9 @@ import http.client
 import json
 import os
 import re
+import secrets
+import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +21,10 @@ from bench.procs import Abort, Processes, free_port, process_tree, say, wait_unt
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PROVIDER_ENV = ("OPENAI", "ANTHROPIC", "GEMINI", "XAI", "MISTRAL", "DEEPSEEK", "GROQ", "OPENROUTER")
+# Never inherited from the shell: ours gets the bench's own Redis (or none), and the usual key no default rate.
+NOT_INHERITED = ("REDIS_URL", "SWITCHYARD_REDIS_PREFIX", "SWITCHYARD_RATELIMIT_DEFAULT")
+# The limited key of scenario 7 (bench-limited): each limit high enough never to refuse a bench run.
+LIMITED_KEY = {"rpm": 10_000_000, "tpm": 1_000_000_000, "budget_usd": 1_000_000, "budget_period": "month"}
 
 
 @dataclass
@@ -29,6 +36,8 @@ class Subject:
     root_pid: int | None = None     # its process tree is what CPU and memory are read from
     kind: str = "gateway"           # "direct" or "gateway"
     ok_answers: int = 0             # 2xx answers the clients saw (compared with the request log rows)
+    redis_pid: int | None = None    # its private redis-server: that CPU is read apart (not the gateway's)
+    limited_headers: dict | None = None     # auth of a key with limits (scenario 7); None: no such key
 
     def pids(self) -> list[int]:
         return process_tree(self.root_pid)
@@ -92,6 +101,57 @@ class Double:
         return json.loads(request("GET", self.base + "/_bench/stats")[2])
 
 
+def _ping(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+        c.sendall(b"PING\r\n")
+        return c.recv(64).startswith(b"+PONG")
+
+
+class Redis:
+    """A private redis-server for ours (REDIS_URL), on a free port of 127.0.0.1, with nothing saved to disk."""
+
+    def __init__(self, procs: Processes, tmp: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.prefix = f"bench-{secrets.token_hex(4)}:"       # SWITCHYARD_REDIS_PREFIX: this run's keys only
+        self.version = _version(["redis-server", "--version"])
+        self.proc = procs.start("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                          "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+                                cwd=tmp, log_path=tmp / "redis.log")
+        wait_until(lambda: self.proc.poll() is None and _ping(self.port), 10, what=f"redis-server on {self.port}")
+
+    @classmethod
+    def start(cls, procs: Processes, tmp: Path) -> "Redis | None":
+        """None when redis-server is not installed: ours then runs one worker (deploy/gunicorn.conf.py)."""
+        return cls(procs, tmp) if shutil.which("redis-server") else None
+
+    def info(self) -> dict:
+        return {"on": True, "version": self.version, "port": self.port, "prefix": self.prefix}
+
+    def keys(self) -> dict:
+        """This run's keys in it (the limit counters among them) and their values, to show what was counted."""
+        try:
+            import redis
+            r = redis.Redis(port=self.port, socket_timeout=2)
+            out = {}
+            # ours start with the prefix; flask-limiter's have it inside (LIMITS:LIMITER/<prefix>limits/...)
+            for k in sorted(r.scan_iter(match=f"*{self.prefix}*", count=1000))[:50]:
+                name = k.decode().replace(self.prefix, "", 1)
+                out[name] = r.get(k).decode() if r.type(k) == b"string" else r.type(k).decode()
+            return out
+        except Exception as e:  # noqa: BLE001 - only a record of the run
+            return {"error": f"{type(e).__name__}: {e}"}
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    m = re.search(r"v=(\S+)", out)
+    return m.group(1) if m else out.strip()
+
+
 def _python_tool(name: str) -> list[str]:
     exe = Path(sys.executable).parent / name
     return [str(exe)] if exe.exists() else [sys.executable, "-m", name]
@@ -100,14 +160,18 @@ def _python_tool(name: str) -> list[str]:
 class Switchyard:
     """Our gateway from a fresh database: bootstrap (migrations + first key), config import, gunicorn."""
 
-    def __init__(self, procs: Processes, tmp: Path, double: Double):
-        self.procs, self.tmp, self.double = procs, tmp, double
+    def __init__(self, procs: Processes, tmp: Path, double: Double, redis: Redis | None = None):
+        self.procs, self.tmp, self.double, self.redis = procs, tmp, double, redis
         self.db_path = tmp / "bench.db"
         self.env = {k: v for k, v in os.environ.items()
-                    if not any(k.startswith(p + "_") for p in PROVIDER_ENV) and not k.startswith("FLASK_")}
+                    if not any(k.startswith(p + "_") for p in PROVIDER_ENV) and not k.startswith("FLASK_")
+                    and k not in NOT_INHERITED}
         self.env |= {"DATABASE_URL": f"sqlite:///{self.db_path}", "SWITCHYARD_INSTANCE_DIR": str(tmp / "instance"),
                      "SWITCHYARD_GRACEFUL_TIMEOUT": "10", "PYTHONDONTWRITEBYTECODE": "1"}
+        if redis is not None:
+            self.env |= {"REDIS_URL": redis.url, "SWITCHYARD_REDIS_PREFIX": redis.prefix}
         self.key = self._bootstrap()
+        self.limited_key = self._limited_key()
         self.logs: list[Path] = []
 
     def _flask(self, *args: str) -> str:
@@ -138,6 +202,16 @@ models:
         say(self._flask("config", "import", str(cfg)).strip())
         return key
 
+    def _limited_key(self) -> str:
+        """bench-limited: an rpm, a tpm and a monthly budget (LIMITED_KEY), made with the CLI as an operator would."""
+        k = LIMITED_KEY
+        out = self._flask("keys", "create", "--name", "bench-limited", "--rpm", str(k["rpm"]), "--tpm", str(k["tpm"]),
+                          "--budget-usd", str(k["budget_usd"]), "--budget-period", k["budget_period"])
+        key = (out.strip().splitlines() or [""])[-1].strip()
+        if not key.startswith("sk-"):
+            raise Abort(f"keys create did not print a key as its last line: {out[-300:]}")
+        return key
+
     def start(self, name: str, workers: int, worker_class: str | None) -> tuple[Subject, subprocess.Popen, dict]:
         port = free_port()
         env = dict(self.env, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
@@ -146,8 +220,9 @@ models:
         conf = json.loads(subprocess.run(
             [sys.executable, "-c", "import json, runpy; c = runpy.run_path('deploy/gunicorn.conf.py'); "
              "print(json.dumps({k: c[k] for k in ('workers', 'worker_class', 'worker_connections', 'keepalive', "
-             "'timeout', 'graceful_timeout', 'max_requests') if k in c}))"],
+             "'timeout', 'graceful_timeout', 'max_requests', 'LIMITS_NOTE') if k in c}))"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=30, check=True).stdout)
+        conf |= {"workers_asked": workers, "redis": self.redis.info() if self.redis else {"on": False}}
         log = self.tmp / f"gunicorn-{name}.log"
         self.logs.append(log)
         proc = self.procs.start(name, [*_python_tool("gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"],
@@ -157,19 +232,25 @@ models:
         def ready() -> bool:
             if proc.poll() is not None:
                 raise Abort(f"gunicorn exited with {proc.returncode}:\n{_tail(log)}")
-            return (request("GET", base + "/healthz", timeout_s=2)[0] == 200
-                    and len(process_tree(proc.pid)) >= workers + 1)
+            return (request("GET", base + "/healthz", timeout_s=2)[0] == 200     # the conf's count: 1 without Redis
+                    and len(process_tree(proc.pid)) >= conf["workers"] + 1)
         try:
             wait_until(ready, 60, 0.2, what=f"gunicorn {name} on port {port}")
         except TimeoutError as e:
             raise Abort(f"{e}\n{_tail(log)}") from None
-        subj = Subject(name, chat_url(base), "bench/fast", {"Authorization": f"Bearer {self.key}"}, proc.pid)
+        subj = Subject(name, chat_url(base), "bench/fast", {"Authorization": f"Bearer {self.key}"}, proc.pid,
+                       redis_pid=self.redis.proc.pid if self.redis else None,
+                       limited_headers={"Authorization": f"Bearer {self.limited_key}"})
         return subj, proc, conf | {"port": port}
 
     def log_summary(self) -> dict:
         text = "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
         return {"tracebacks": text.count("Traceback"), "error_lines": len(re.findall(r"\bERROR\b", text)),
                 "worker_timeouts": text.count("WORKER TIMEOUT"), "booted_workers": text.count("Booting worker"),
+                # Redis could not be used: the request was let through uncounted (rates, counters) or decided locally
+                "store_unavailable": {what: text.count(what) for what in (
+                    "request rate store unavailable", "limit counters unavailable", "a settlement was lost",
+                    "redis unavailable for cooldown state")},
                 "last_lines": text.strip().splitlines()[-15:]}
 
     def request_log_rows(self) -> dict:

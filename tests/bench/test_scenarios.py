@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from bench import report, targets
-from bench.scenarios import (ADDED, DURATIONS, KINDS, MEMORY, MEMORY_PAIR, MEMORY_SCENARIO, NOTES, RATIO, SCENARIOS,
-                             SHOWS, STREAMS, WORKER_RSS, Target)
+from bench.scenarios import (ADDED, DURATIONS, KINDS, LIMITS, MEMORY, MEMORY_PAIR, MEMORY_SCENARIO, NOTES, RATIO,
+                             SCENARIOS, SHOWS, STREAMS, VS_WITHOUT, WORKER_RSS, Target)
 
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "bench" / "results"
 OLDER_RUN = RESULTS / "20261201T092840Z.json"     # older results are compared with new ones by these keys
@@ -39,6 +39,10 @@ def problems(table) -> list[str]:
             want = {ADDED: targets.added_key(m.name), RATIO: targets.ratio_key(m.name)}.get(m.show)
             if want and want not in vs_keys:
                 out.append(f"{s.key}/{m.name}: vs_direct has no {want}")
+            if (m.show == VS_WITHOUT) != (m.of is not None) or (m.of is not None and m.of not in names):
+                out.append(f"{s.key}/{m.name}: of {m.of!r} with show {m.show!r}")
+            if m.show == VS_WITHOUT and s.kind != LIMITS:
+                out.append(f"{s.key}/{m.name}: show {m.show!r} is for {LIMITS} scenarios")
         out += [f"{s.key}: a hint for {h}, which it does not report" for h in s.hints if h not in names]
         on = [t.metric for t in s.targets]
         out += [f"{s.key}: two targets on {m}" for m in sorted({m for m in on if on.count(m) > 1})]
@@ -67,6 +71,8 @@ def test_the_table_has_no_problems():
     (lambda t: (replace(t[0], hints={"rps_text": "x"}),) + t[1:], "1_c1: a hint for rps_text"),
     (lambda t: (replace(t[1], targets=(Target("x", "x", "rps", "x", limit=1, of_direct=1.1),)),) + t[2:],
      "2_c32/x: needs exactly one of limit and of_direct"),
+    (lambda t: tuple(replace(s, metrics=tuple(replace(m, of="rps") if m.of else m for m in s.metrics))
+                     for s in t), "7_limits_c32/rps_with: of 'rps'"),
 ])
 def test_the_checks_catch_a_broken_table(break_it, found):
     assert any(p.startswith(found) for p in problems(break_it(SCENARIOS))), problems(break_it(SCENARIOS))
@@ -90,6 +96,10 @@ def fake_run(s, gateway: bool) -> dict:
     """A measured run of scenario s with every figure the table's metrics, targets and vs_direct read."""
     if s.kind == MEMORY:
         return {m.name: {"rss_mb": 120.0, "pss_mb": 90.0} for m in s.metrics}
+    if s.kind == LIMITS:
+        run = {m.name: (1.25 if m.name.endswith("_with") or "_with_" in m.name else 1.2) for m in s.metrics}
+        return run | {"limits_cpu_ms_per_req": 0.05, "errors_total": 0, "errors_non2xx": 0, "errors_socket": 0,
+                      "errors_text": "0 / 0", "redis_text": "0.001 / 0.030"}
     run = {"failed": 0, "streams": 1000, "requests": 100, "statuses": {"200": 100}, "machine_busy_pct": 50.0}
     marker, adds, ratios = targets.VS_DIRECT[s.kind]
     for name in [marker, *(f"{k}_ms" for k in adds), *ratios, *(m.name for m in s.metrics)]:
@@ -107,7 +117,8 @@ def fake_run(s, gateway: bool) -> dict:
 def fake_results() -> dict:
     sc = {}
     for s in SCENARIOS:
-        sc[s.key] = {"switchyard": fake_run(s, True)} | ({} if s.kind == MEMORY else {"direct": fake_run(s, False)})
+        sc[s.key] = {"switchyard": fake_run(s, True)} | ({} if s.kind in (MEMORY, LIMITS)
+                                                         else {"direct": fake_run(s, False)})
         targets.compare(s, sc[s.key], ["switchyard"])
     return {"meta": {"finished_utc": "2026-12-01T00:00:00+00:00", "mode": "quick", "cores": 2, "cpu_model": "test",
                      "git": {"commit": "0" * 40, "dirty": False}, "python": "3.11", "versions": {}, "wrk": "wrk",
@@ -133,3 +144,28 @@ def test_the_report_renders_every_scenario_and_target_from_the_table():
     listed = [line for line in md.splitlines() if line.startswith("- switchyard: ")]
     assert len(listed) == sum(len(s.targets) for s in SCENARIOS)
     assert not any("n/a" in line or "not met" in line for line in listed), listed
+
+
+def test_the_report_says_whether_redis_was_on_and_how_many_workers_ran():
+    res = fake_results()
+    res["gateway_config"]["switchyard"] = {"workers": 2, "workers_asked": 2, "worker_class": "w",
+                                           "redis": {"on": True, "version": "7.0.15"}}
+    md = report.markdown(res)
+    assert "2 × `w` workers" in md and "Redis on (a private redis-server 7.0.15" in md
+    res["gateway_config"]["switchyard"] = {"workers": 1, "workers_asked": 2, "worker_class": "w",
+                                           "redis": {"on": False}}
+    assert "1 × `w` workers" in report.markdown(res) and "Redis off (no redis-server: 1 worker of the 2 asked for" \
+        in report.markdown(res)
+
+
+def test_the_limits_rows_compare_with_limits_to_without():
+    res = fake_results()
+    rows = {r.split(" | ")[1]: r for r in report.markdown(res).splitlines() if r.startswith("| 7. limits cost")}
+    assert "1 (×1.042)" in rows["requests/s, with limits (rpm + tpm + monthly budget)"]
+    assert "1.250 (+0.050)" in rows["gateway CPU ms per request, with limits"]
+    assert rows["what the limits add: gateway CPU ms per request"].endswith("| 0.050 | ≤ 0.1 | yes |")
+    res["scenarios"]["7_limits_c32"]["switchyard"] |= {"errors_total": 3, "errors_non2xx": 3, "limits_cpu_ms_per_req":
+                                                       None}
+    t = {t["id"]: t for t in targets.evaluate(res["scenarios"], "switchyard")}
+    assert t["limits_errors"]["met"] is False and t["limits_cpu"]["met"] is False     # errors: the cost does not count
+    assert "3 non-2xx" in t["limits_cpu"]["note"]
