@@ -1,8 +1,9 @@
 """The admit step of a request that spends (chat completions, responses), once its body is valid and its model
-resolved, so a 401 or a 400 of ours never counts: the request rate (limits.py), then one reservation on the ledger
-of every token limit, budget and request quota of the key and of its team (ledger.py). When the request is over
-(`settle`, from the handover) each counter moves to what it really used. The `x-ratelimit-*` headers of the
-tightest request and token limits are left for the response (in `g`).
+resolved, so a 401 or a 400 of ours never counts: one reservation on the ledger (ledger.py) of every request rate,
+token limit, budget and request quota of the key and of its team, all or nothing, in one round trip to Redis when
+it is set. When the request is over (`settle`, from the handover) each counter moves to what it really used. The
+`x-ratelimit-*` headers of the tightest request and token limits are left for the response (in `g`). A request
+that spends nothing (a model list, a stored response) counts against the request rates only (`count_request`).
 
 What is reserved: tokens, the prompt's estimate (`estimate_prompt_tokens`) plus the output cap (the request's
 max_tokens / max_completion_tokens / max_output_tokens, else the model's max_output, else 4096); money, those
@@ -18,7 +19,7 @@ from flask import g
 from gateway import exceptions as exc
 from gateway.auth import KeyRecord
 from gateway.ledger import Charge, Ledger, Seed, to_units
-from gateway.limits import RateState, RequestRates
+from gateway.limits import Rate
 from gateway.periods import duration, window
 from gateway.record import RequestRecord
 from gateway.routing import RoutePlan
@@ -77,8 +78,8 @@ class Reservation:
         out = []
         for c in self.charges:
             kind = c.counter.split(":", 1)[0]
-            if kind == "quota":
-                out.append(0 if rec.status in (400, 401) else c.amount)
+            if kind in ("quota", "rpm"):
+                out.append(0 if kind == "quota" and rec.status in (400, 401) else c.amount)
             elif kind == "tpm":
                 out.append(rec.usage.total_tokens if rec.usage is not None else (c.amount if served else 0))
             elif rec.cost is not None:
@@ -86,6 +87,24 @@ class Reservation:
             else:
                 out.append(0 if rec.usage is not None or not served else c.amount)
         return out
+
+
+def _rate_charges(key: KeyRecord, default: Rate | None, now: float) -> list[Charge]:
+    out = []
+    rates = [(f"key:{key.id}", Rate(key.rpm_limit, "minute") if key.rpm_limit else default,
+              "this key's requests per minute" if key.rpm_limit else "the default requests per minute of a key")]
+    if key.team is not None and key.team.rpm_limit:
+        rates.append((f"team:{key.team.id}", Rate(key.team.rpm_limit, "minute"),
+                      f"team {key.team.name}'s requests per minute"))
+    for subject, rate, what in rates:
+        if rate is None:
+            continue
+        name, _, resets_at = window(rate.per, now)
+        if rate.per != "minute":
+            what = what.replace("per minute", f"per {rate.per}")
+        out.append(Charge(f"rpm:{subject}:{name}", 1, rate.amount, True, int(resets_at - now) + 60, what, False,
+                          resets_at))
+    return out
 
 
 def _charges(key: KeyRecord, tokens: int, cost_units: int, now: float) -> list[Charge]:
@@ -114,49 +133,51 @@ def _charges(key: KeyRecord, tokens: int, cost_units: int, now: float) -> list[C
     return out
 
 
-def _headers(rate: RateState | None, tokens: tuple[int, int, float] | None, now: float) -> dict[str, str]:
+def _headers(charges: list[Charge], values: list[int] | None, now: float, refused: Charge | None = None
+             ) -> dict[str, str]:
+    """x-ratelimit-* of the tightest request rate and token limit (OpenAI's headers), after this request."""
     out = {}
-    if rate is not None:
-        out.update({"x-ratelimit-limit-requests": str(rate.limit),
-                    "x-ratelimit-remaining-requests": str(max(0, rate.remaining)),
-                    "x-ratelimit-reset-requests": duration(max(0.0, rate.reset_at - now))})
-    if tokens is not None:
-        limit, remaining, reset_at = tokens
-        out.update({"x-ratelimit-limit-tokens": str(limit), "x-ratelimit-remaining-tokens": str(max(0, remaining)),
-                    "x-ratelimit-reset-tokens": duration(max(0.0, reset_at - now))})
+    for kind, suffix in (("rpm:", "requests"), ("tpm:", "tokens")):
+        if refused is not None and refused.counter.startswith(kind):
+            states = [(refused.limit, 0, refused.resets_at)]
+        elif values is not None:
+            states = [(c.limit, c.limit - v, c.resets_at) for c, v in zip(charges, values)
+                      if c.counter.startswith(kind)]
+        else:
+            states = []
+        if states:
+            limit, remaining, reset_at = min(states, key=lambda s: s[1])
+            out.update({f"x-ratelimit-limit-{suffix}": str(limit),
+                        f"x-ratelimit-remaining-{suffix}": str(max(0, remaining)),
+                        f"x-ratelimit-reset-{suffix}": duration(max(0.0, (reset_at or now) - now))})
     return out
 
 
 class Admission:
-    def __init__(self, rates: RequestRates, ledger: Ledger):
-        self.rates, self.ledger = rates, ledger
+    def __init__(self, ledger: Ledger, default_rate: Rate | None = None):
+        self.ledger, self.default_rate = ledger, default_rate
+
+    def _reserve(self, charges: list[Charge], now: float) -> list[int] | None:
+        try:
+            values = self.ledger.reserve(charges, now)
+        except exc.GatewayError as e:
+            g.rate_headers = _headers(charges, None, now, getattr(e, "charge", None))
+            raise
+        g.rate_headers = _headers(charges, values, now)
+        return values
 
     def count_request(self, key: KeyRecord) -> None:
-        """A request that spends nothing (a model list, a stored response): its request rate only."""
+        """A request that spends nothing (a model list, a stored response): its request rates only."""
         now = time.time()
-        try:
-            rate = self.rates.hit(key)
-        except exc.RateLimited as e:
-            g.rate_headers = _headers(getattr(e, "rate_state", None), None, now)
-            raise
-        g.rate_headers = _headers(rate, None, now)
+        self._reserve(_rate_charges(key, self.default_rate, now), now)
 
     def admit(self, key: KeyRecord, rec: RequestRecord, plan: RoutePlan, body: dict) -> None:
         now = time.time()
-        self.count_request(key)
-        rate_headers = g.rate_headers
         prompt, output = estimate_prompt_tokens(body), output_cap(body, plan)
-        charges = _charges(key, prompt + output, to_units(worst_cost(plan, prompt, output)), now)
-        try:
-            values = self.ledger.reserve(charges, now)
-        except exc.GatewayError:
-            g.rate_headers = rate_headers
-            raise
-        if values is None:                       # the counters failed: let it through, settle nothing
-            return
-        rec.reserved(Reservation(charges))
-        tpm = [(c.limit, c.limit - v, c.resets_at) for c, v in zip(charges, values) if c.counter.startswith("tpm:")]
-        g.rate_headers = {**rate_headers, **_headers(None, min(tpm, key=lambda t: t[1]) if tpm else None, now)}
+        charges = _rate_charges(key, self.default_rate, now) + \
+            _charges(key, prompt + output, to_units(worst_cost(plan, prompt, output)), now)
+        if self._reserve(charges, now) is not None:     # None: the counters failed, it goes through uncounted
+            rec.reserved(Reservation(charges))
 
     def settle(self, rec: RequestRecord) -> None:
         reservation = rec.reservation

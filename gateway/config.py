@@ -84,12 +84,8 @@ def validate_observability(s: Settings) -> None:
                          f"{s.ACCESS_LOG!r}.")
     s.ACCESS_LOG = "" if value == "off" else value
     if s.RATELIMIT_DEFAULT:
-        from limits import parse
-        try:
-            parse(s.RATELIMIT_DEFAULT)
-        except ValueError:
-            raise ValueError(f"SWITCHYARD_RATELIMIT_DEFAULT is not a rate limit: {s.RATELIMIT_DEFAULT!r}; write it "
-                             f"as '600/minute' or '10 per second'.") from None
+        from gateway.limits import default_rate
+        default_rate(s.RATELIMIT_DEFAULT)         # raises naming the variable
     if s.RESPONSE_RETENTION_DAYS < 1:
         raise ValueError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
                          f"got {s.RESPONSE_RETENTION_DAYS}.")

@@ -58,16 +58,17 @@ class Charge:
 
 
 _RESERVE = """
-local n = #KEYS
+local n = tonumber(ARGV[1])
+for j = n + 1, #KEYS do redis.call('INCRBY', KEYS[j], ARGV[4*n + 1 + j - n]) end
 for i = 1, n do
   local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local amount, limit, strict = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2]), ARGV[4*i-1]
+  local amount, limit, strict = tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1]), ARGV[4*i]
   if (strict == '1' and cur + amount > limit) or (strict == '0' and cur >= limit) then return {i, cur} end
 end
 local out = {0}
 for i = 1, n do
-  local v = redis.call('INCRBY', KEYS[i], ARGV[4*i-3])
-  local ttl = tonumber(ARGV[4*i])
+  local v = redis.call('INCRBY', KEYS[i], ARGV[4*i-2])
+  local ttl = tonumber(ARGV[4*i+1])
   if ttl > 0 and redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ttl) end
   out[i + 1] = v
 end
@@ -141,13 +142,23 @@ class MemoryCounters:
                 if name in self._values:
                     self._values[name] += delta
 
+    def flush(self) -> None:
+        pass
+
 
 class RedisCounters:
-    """The same counters in Redis, shared by every worker and host."""
+    """The same counters in Redis, shared by every worker and host. A reservation is one round trip (the Lua
+    script). A settlement costs no round trip of its own: it rides with this worker's next reservation (applied
+    before that one is checked, so a client's next request on the same worker sees it) or, when none comes within
+    SETTLE_EVERY_S, goes as one pipeline; other workers and hosts see it within that time."""
+    SETTLE_EVERY_S = 0.02
 
     def __init__(self, redis, prefix: str):
         self._redis, self._prefix = redis, f"{prefix}ledger:"
         self._script = redis.register_script(_RESERVE)
+        self._moves: dict[str, int] = {}
+        self._flushing = False
+        self._lock = threading.Lock()
 
     def has(self, name: str) -> bool:
         return bool(self._redis.exists(self._prefix + name))
@@ -156,20 +167,60 @@ class RedisCounters:
         self._redis.set(self._prefix + name, value, nx=True, ex=ttl_s or None)
 
     def reserve(self, charges: list[Charge]) -> tuple[int, int, list[int]]:
-        args: list = []
+        with self._lock:
+            moves, self._moves = self._moves, {}
+        moves = {n: d for n, d in moves.items() if d}
+        args: list = [len(charges)]
         for c in charges:
             args += [c.amount, c.limit, "1" if c.strict else "0", c.ttl_s or 0]
-        out = self._script(keys=[self._prefix + c.counter for c in charges], args=args)
+        args += list(moves.values())
+        try:
+            out = self._script(keys=[self._prefix + c.counter for c in charges] +
+                               [self._prefix + n for n in moves], args=args)
+        except Exception:
+            if moves:
+                self._put_back(moves)
+            raise
         if int(out[0]) != 0:
             return int(out[0]), int(out[1]), []
         return 0, 0, [int(v) for v in out[1:]]
 
     def add(self, moves: list[tuple[str, int]]) -> None:
+        with self._lock:
+            for name, delta in moves:
+                self._moves[name] = self._moves.get(name, 0) + delta
+            if self._flushing:
+                return
+            self._flushing = True
+        threading.Thread(target=self._flush_later, name="ledger-settle", daemon=True).start()
+
+    def _flush_later(self) -> None:
+        time.sleep(self.SETTLE_EVERY_S)
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - a lost settlement errs on the side of refusing; said in the log
+            log.warning("limit counters unavailable; settlements were lost", exc_info=True)
+
+    def _put_back(self, moves: dict[str, int]) -> None:
+        with self._lock:
+            for name, delta in moves.items():
+                self._moves[name] = self._moves.get(name, 0) + delta
+
+    def flush(self) -> None:
+        """Send the settlements gathered so far (also at shutdown)."""
+        with self._lock:
+            moves, self._moves, self._flushing = self._moves, {}, False
+        moves = {n: d for n, d in moves.items() if d}
+        if not moves:
+            return
         pipe = self._redis.pipeline(transaction=False)
-        for name, delta in moves:
-            if delta:
-                pipe.incrby(self._prefix + name, delta)
-        pipe.execute()
+        for name, delta in moves.items():
+            pipe.incrby(self._prefix + name, delta)
+        try:
+            pipe.execute()
+        except Exception:
+            self._put_back(moves)
+            raise
 
 
 class Ledger:
@@ -206,7 +257,9 @@ class Ledger:
             log.warning("limit counters unavailable; the request is not counted", exc_info=True)
             return None
         if failed:
-            raise refusal(charges[failed - 1], current, time.time() if now is None else now)
+            refused = refusal(charges[failed - 1], current, time.time() if now is None else now)
+            refused.charge = charges[failed - 1]
+            raise refused
         return values
 
     def settle(self, charges: list[Charge], actual: list[int]) -> None:
@@ -230,6 +283,9 @@ def refusal(charge: Charge, current: int, now: float) -> exc.GatewayError:
             msg = f"{charge.what} of {charge.limit} requests is used up; {when}."
         return exc.QuotaExceeded(msg[0].upper() + msg[1:])
     retry = max(1.0, (charge.resets_at or now + 60) - now)
-    msg = (f"{charge.what} is {charge.limit}; this request needs up to {charge.amount} and {current} are counted "
-           f"in this window; {when}.")
+    if charge.counter.startswith("rpm:"):
+        msg = f"{charge.what} is {charge.limit}; {when}."
+    else:
+        msg = (f"{charge.what} is {charge.limit}; this request needs up to {charge.amount} and {current} are "
+               f"counted in this window; {when}.")
     return exc.RateLimited(msg[0].upper() + msg[1:], retry_after=retry)

@@ -1,25 +1,28 @@
-"""Requests per minute per key and per team, through flask-limiter's storage and fixed-window strategy (in Redis
-when REDIS_URL is set, so one count across every worker and host; in this process otherwise, where a host runs one
-worker). `RequestRates.hit` counts a request against its key's rate (else the default, SWITCHYARD_RATELIMIT_DEFAULT)
-and its team's, refusing it (429 rate_limited, naming which limit, with Retry-After) when one is full."""
-import logging
-import time
+"""Rates as values, and flask-limiter where a limit is per client address rather than per key.
+
+`Rate(amount, per)`: a request rate (per second, minute, hour or day), counted by the ledger with the key's other
+limits in one reservation (ledger.py): `default_rate` reads SWITCHYARD_RATELIMIT_DEFAULT ("600/minute"), the
+rate of a key that has none of its own. flask-limiter (its fixed-window strategy and storage: Redis when REDIS_URL
+is set, else this process) counts the admin panel's failed sign-ins per client address (`sign_in_blocked`,
+`sign_in_failed`)."""
 from dataclasses import dataclass
 
 from flask_limiter import Limiter
-from limits import RateLimitItem, RateLimitItemPerMinute, parse
+from limits import parse
 
-from gateway import exceptions as exc
-from gateway.auth import KeyRecord
-from gateway.periods import duration
+_PER = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+SIGN_IN_RATE = "10/minute"      # failed admin sign-ins per client address before it must wait
 
-log = logging.getLogger("switchyard.limits")
+
+@dataclass(frozen=True)
+class Rate:
+    amount: int
+    per: str                    # second | minute | hour | day
 
 
 def make_limiter() -> Limiter:
     """One limiter per app (bound in create_app), so two apps in a process never share or rebind its storage.
-    Limits are counted explicitly (RequestRates), so there are no default limits and the key function is never
-    the client's address."""
+    Its limits are hit explicitly, so there are no default limits."""
     return Limiter(key_func=lambda: "unauthenticated", default_limits=[], strategy="fixed-window",
                    headers_enabled=False, swallow_errors=True)
 
@@ -30,57 +33,30 @@ def storage_config(redis_url: str | None, prefix: str) -> dict:
             "RATELIMIT_SWALLOW_ERRORS": True}
 
 
-def default_rate(value: str | None) -> RateLimitItem | None:
-    """SWITCHYARD_RATELIMIT_DEFAULT as a limit (checked at startup by config.validate_observability)."""
-    return parse(value) if value else None
+def default_rate(value: str | None) -> Rate | None:
+    """SWITCHYARD_RATELIMIT_DEFAULT as a Rate; anything else stops the server at startup naming the variable."""
+    if not value:
+        return None
+    try:
+        item = parse(value)
+    except ValueError:
+        item = None
+    if item is None or item.multiples != 1 or item.GRANULARITY.seconds not in _PER:
+        raise ValueError(f"SWITCHYARD_RATELIMIT_DEFAULT is not a rate limit: {value!r}; write it as '600/minute' "
+                         f"or '10 per second' (per second, minute, hour or day).")
+    return Rate(item.amount, _PER[item.GRANULARITY.seconds])
 
 
-@dataclass(frozen=True)
-class RateState:
-    limit: int
-    remaining: int
-    reset_at: float
+def sign_in_blocked(limiter: Limiter, prefix: str, address: str | None) -> bool:
+    """Whether `address` used up its failed sign-ins (SIGN_IN_RATE); a store failure never locks admins out."""
+    try:
+        return not limiter.limiter.test(parse(SIGN_IN_RATE), prefix, "admin-sign-in", address or "-")
+    except Exception:  # noqa: BLE001
+        return False
 
 
-class RequestRates:
-    def __init__(self, limiter: Limiter, prefix: str, default: RateLimitItem | None):
-        self._limiter, self._prefix, self._default = limiter, prefix, default
-
-    def _subjects(self, key: KeyRecord) -> list[tuple[RateLimitItem, str, str]]:
-        out = []
-        item = RateLimitItemPerMinute(key.rpm_limit) if key.rpm_limit else self._default
-        if item is not None:
-            out.append((item, f"key:{key.id}", "this key's requests per minute" if key.rpm_limit
-                        else "the default request rate per key"))
-        if key.team is not None and key.team.rpm_limit:
-            out.append((RateLimitItemPerMinute(key.team.rpm_limit), f"team:{key.team.id}",
-                        f"team {key.team.name}'s requests per minute"))
-        return out
-
-    def hit(self, key: KeyRecord) -> RateState | None:
-        """Count one request against every rate that applies; the tightest one's state after it (None when none
-        applies or the store failed: the limiter never takes the gateway down)."""
-        subjects = self._subjects(key)
-        if not subjects:
-            return None
-        strategy = self._limiter.limiter
-        tightest: RateState | None = None
-        try:
-            for item, subject, what in subjects:
-                if not strategy.hit(item, self._prefix, "rpm", subject):
-                    reset_at, _ = strategy.get_window_stats(item, self._prefix, "rpm", subject)
-                    wait = max(1.0, reset_at - time.time())
-                    refused = exc.RateLimited(f"{what[0].upper()}{what[1:]} is {item.amount} per "
-                                              f"{item.GRANULARITY.name}; it resets in {duration(wait)}.",
-                                              retry_after=wait)
-                    refused.rate_state = RateState(item.amount, 0, reset_at)
-                    raise refused
-                reset_at, remaining = strategy.get_window_stats(item, self._prefix, "rpm", subject)
-                if tightest is None or remaining < tightest.remaining:
-                    tightest = RateState(item.amount, remaining, reset_at)
-        except exc.GatewayError:
-            raise
-        except Exception:  # noqa: BLE001 - a broken limit store lets requests through, loudly
-            log.warning("request rate store unavailable; the request is not counted", exc_info=True)
-            return None
-        return tightest
+def sign_in_failed(limiter: Limiter, prefix: str, address: str | None) -> None:
+    try:
+        limiter.limiter.hit(parse(SIGN_IN_RATE), prefix, "admin-sign-in", address or "-")
+    except Exception:  # noqa: BLE001
+        pass

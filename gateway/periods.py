@@ -1,7 +1,7 @@
 """Limit windows and budget periods in UTC, as pure functions of a time: which window a moment falls in (the
 counter's name), when that window began (what a budget's spend is summed from) and when it resets.
 
-  minute  the calendar minute (requests and tokens per minute)
+  second, minute, hour   the calendar second, minute, hour (request and token rates)
   day     from 00:00 UTC                      week   from Monday 00:00 UTC (ISO weeks)
   month   from the 1st, 00:00 UTC (also the request quota's period)
   total   never resets
@@ -15,12 +15,28 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
 
 
+_MEMO: dict[tuple[str, int], tuple] = {}
+_STEP = {"second": 1, "minute": 60, "hour": 3600}
+
+
 def window(period: str, ts: float) -> tuple[str, date | None, float | None]:
-    """(the window's name, its first UTC day or None for total, when it resets as a Unix time or None)."""
+    """(the window's name, its first UTC day or None for total, when it resets as a Unix time or None).
+    Every window starts on a whole second, so the answer is the same for a whole second (and memoised)."""
+    key = (period, int(ts))
+    hit = _MEMO.get(key)
+    if hit is None:
+        if len(_MEMO) > 64:
+            _MEMO.clear()
+        hit = _MEMO[key] = _window(period, int(ts))
+    return hit
+
+
+def _window(period: str, ts: float) -> tuple[str, date | None, float | None]:
     now = _utc(ts)
-    if period == "minute":
-        start = now.replace(second=0, microsecond=0)
-        return start.strftime("%Y-%m-%dT%H:%M"), start.date(), (start + timedelta(minutes=1)).timestamp()
+    if period in _STEP:
+        step = _STEP[period]
+        start = int(ts) - int(ts) % step
+        return f"{period[0]}{start}", _utc(start).date(), float(start + step)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "day":
         return day.strftime("%Y-%m-%d"), day.date(), (day + timedelta(days=1)).timestamp()

@@ -19,7 +19,7 @@ from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
 from gateway.exceptions import Unavailable
 from gateway.ledger import Ledger, MemoryCounters, RedisCounters
-from gateway.limits import RequestRates, default_rate, make_limiter
+from gateway.limits import default_rate, make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.redis_client import make_redis
@@ -73,8 +73,7 @@ class Services:
         store = ResponseStore(engine, settings.RESPONSE_RETENTION_DAYS)
         limiter = make_limiter()
         counters = RedisCounters(redis, settings.REDIS_PREFIX) if redis is not None else MemoryCounters()
-        admission = Admission(RequestRates(limiter, settings.REDIS_PREFIX, default_rate(settings.RATELIMIT_DEFAULT)),
-                              Ledger(counters, sm))
+        admission = Admission(Ledger(counters, sm), default_rate(settings.RATELIMIT_DEFAULT))
         return cls(settings=settings, engine=engine, sessionmaker=sm, box=box, catalog=catalog,
                    redis=redis, keys=KeyCache(sm, settings.KEY_CACHE_TTL_S, redis=redis,
                                  prefix=settings.REDIS_PREFIX), transport=transport,
@@ -131,6 +130,10 @@ class Services:
     def shutdown(self) -> None:
         self.catalog.stop()
         self.keys.stop_watch()
+        try:
+            self.admission.ledger.counters.flush()      # settlements still gathered (Redis)
+        except Exception:  # noqa: BLE001 - shutting down regardless
+            log.warning("could not send the last limit settlements", exc_info=True)
         self.log_writer.close()
         self.responses.store.close()
         self.transport.close()

@@ -13,6 +13,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.admin.users import authenticate, session_stamp
+from gateway.limits import SIGN_IN_RATE, sign_in_blocked, sign_in_failed
 from gateway.services import services
 from models import AdminUser, ApiKey, ModelPrice, Provider, RequestLog, Route
 
@@ -137,6 +138,11 @@ class HomeView(AdminGuard, AdminIndexView):
             return redirect(_safe_next(target))
         form = LoginForm()
         status = 200
+        svc = services()
+        if request.method == "POST" and sign_in_blocked(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr):
+            log.warning("admin sign-in attempts from %s past %s", request.remote_addr, SIGN_IN_RATE)
+            flash("Too many sign-in attempts from your address; wait a minute and try again.", "error")
+            return self.render("switchyard_admin/login.html", form=form, next=target), 429
         if form.validate_on_submit():
             user = authenticate(services().sessionmaker, form.username.data, form.password.data)
             if user is not None:
@@ -144,6 +150,7 @@ class HomeView(AdminGuard, AdminIndexView):
                 log.info("admin %s signed in from %s", user.username, request.remote_addr)
                 return redirect(_safe_next(target))
             log.warning("failed admin sign-in for %r from %s", form.username.data, request.remote_addr)
+            sign_in_failed(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr)
             flash("Unknown username or wrong password.", "error")
             status = 401
         return self.render("switchyard_admin/login.html", form=form, next=target), status

@@ -463,3 +463,20 @@ def test_request_logs_filters(admin, services, api_key, double):
     assert request_id in by_model and bad_id not in by_model
     by_date = admin.get("/admin/logs/?flt0_time_utc_between=2000-01-01+00:00:00+to+2000-01-02+00:00:00").text
     assert request_id not in by_date
+
+
+def test_failed_sign_ins_from_one_address_must_wait(app):
+    from tests.gateway.admin.conftest import csrf_of
+    http = app.test_client()
+    address = {"REMOTE_ADDR": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+    codes = []
+    for _ in range(11):
+        page = http.get("/admin/login/", environ_base=address)
+        codes.append(http.post("/admin/login/", environ_base=address, data={
+            "username": "nobody", "password": "wrong", "csrf_token": csrf_of(page.text)}).status_code)
+    assert codes == [401] * 10 + [429]
+    page = http.get("/admin/login/", environ_base=address)
+    blocked = http.post("/admin/login/", environ_base=address, data={
+        "username": "nobody", "password": "wrong", "csrf_token": csrf_of(page.text)})
+    assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.text
+    assert blocked.headers["content-type"].startswith("text/html")
