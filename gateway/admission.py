@@ -5,7 +5,7 @@ it is set. When the request is over (`settle`, from the handover) each counter m
 `x-ratelimit-*` headers of the tightest request and token limits are left for the response (in `g`). A request
 that spends nothing (a model list, a stored response) counts against the request rates only (`count_request`).
 
-What is reserved: tokens, the prompt's estimate (`estimate_prompt_tokens`) plus the output cap (the request's
+What is reserved: tokens, the prompt's estimate (`estimate_prompt_tokens`, never below what providers count) plus the output cap (the request's
 max_tokens / max_completion_tokens / max_output_tokens, else the model's max_output, else 4096); money, those
 tokens at the dearest of the plan's targets. Settled: the usage the provider reported and its cost; a request
 that ended without usage after an upstream answered keeps its reservation (it may have spent it), one that never
@@ -31,8 +31,9 @@ _DATA_URL_TOKENS = 1000          # an inline image or file: a flat estimate inst
 
 def estimate_prompt_tokens(body) -> int:
     """A generous count of the prompt's tokens: a third of its text's characters (tokens average about four),
-    plus a flat count per inline image or file."""
-    chars, inline = 0, 0
+    4 per object (each message costs a few tokens of framing), 3 for the reply's priming, and a flat count per
+    inline image or file. It must not fall below what providers count: a budget's bound rests on it."""
+    chars, inline, objects = 0, 0, 0
     stack = [body]
     while stack:
         node = stack.pop()
@@ -42,10 +43,11 @@ def estimate_prompt_tokens(body) -> int:
             else:
                 chars += len(node)
         elif isinstance(node, dict):
+            objects += 1
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return chars // 3 + 1 + inline * _DATA_URL_TOKENS
+    return chars // 3 + 1 + 4 * objects + 3 + inline * _DATA_URL_TOKENS
 
 
 def output_cap(body: dict, plan: RoutePlan) -> int:

@@ -2,7 +2,6 @@
 a key revoked through one is refused by the other within a second, a cooldown opened on one is seen by the other,
 the log rows of both land in one table with no duplicate request ids, and a key's rate and budget are one count
 over both hosts."""
-import json
 import os
 import threading
 import time
@@ -14,6 +13,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.conftest import base_config
+from gateway.admission import estimate_prompt_tokens
 from tests.support.procs import Gateway, flask, fresh_database_url, gateway_env
 
 pytestmark = pytest.mark.skipif(
@@ -127,7 +127,7 @@ def test_two_hosts_count_one_combined_rate_and_budget(hosts, double):
         t.start()
     for t in threads:
         t.join(30)
-    reservation = (Decimal(len(json.dumps(body)) // 3 + 1) * Decimal("0.15") + 5 * Decimal("0.60")) / 10**6
+    reservation = (Decimal(estimate_prompt_tokens(body)) * Decimal("0.15") + 5 * Decimal("0.60")) / 10**6
     served = results.count(200)
     assert served + results.count(429) == 40 and served >= 1
     assert served * cost <= cost * 10 + reservation

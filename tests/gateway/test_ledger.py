@@ -119,3 +119,16 @@ def test_memory_counters_forget_expired_windows(monkeypatch):
     now[0] += 3600
     ledger.reserve([Charge("tpm:key:1:now", 1, 10, True, 120, "x", False, None)])
     assert len(counters) == 1
+
+
+def test_the_prompt_estimate_never_falls_below_what_providers_count():
+    from gateway.admission import estimate_prompt_tokens
+    # OpenAI counts 12 prompt tokens for one short user message (3 of framing, the role, the text, 3 of priming)
+    for text in ("hi", "Hello", "x"):
+        assert estimate_prompt_tokens({"model": "openai/gpt-4o-mini",
+                                       "messages": [{"role": "user", "content": text}]}) >= 12
+    long = "word " * 3000                               # ~3,000 tokens of English
+    assert estimate_prompt_tokens({"messages": [{"role": "user", "content": long}]}) >= 3000
+    inline = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
+        "url": "data:image/png;base64," + "A" * 400_000}}]}]}
+    assert 1000 <= estimate_prompt_tokens(inline) < 1100      # a flat count, not the base64's length

@@ -3,7 +3,6 @@ or in Redis when REDIS_URL is set, as in CI): request rates with the x-ratelimit
 never counts, token limits reserved and settled to the real usage (streams too), budgets under concurrency within
 the stated bound, team limits over every key of the team, quotas, rotation, expiry, revocation, and the log rows
 of refused requests."""
-import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -14,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from gateway.admission import estimate_prompt_tokens
 from gateway.keys import Limits, create_key, revoke, rotate
 from models import ApiKey, Team
 from tests.support.double import openai_completion, openai_stream
@@ -136,7 +136,7 @@ def test_concurrent_requests_overshoot_a_budget_by_at_most_one_reservation(live,
     served = results.count(200)
     assert served + results.count(429) == 50 and 1 <= served
     # a reservation: the prompt's estimate plus max_tokens at gpt-4o-mini's prices
-    reservation = (Decimal(len(json.dumps(body)) // 3 + 1) * Decimal("0.15") + 5 * Decimal("0.60")) / 10**6
+    reservation = (Decimal(estimate_prompt_tokens(body)) * Decimal("0.15") + 5 * Decimal("0.60")) / 10**6
     assert served * cost <= cost * 10 + reservation            # the README's bound
     services.log_writer.flush()
     with services.sessionmaker() as s:
