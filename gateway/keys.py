@@ -54,7 +54,8 @@ def check(row) -> None:
     for name in ("rpm_limit", "tpm_limit", "request_quota"):
         value = getattr(row, name)
         if value is not None and value < 1:
-            raise KeyChangeError(f"{name.replace('_', ' ')} must be 1 or more (leave it out for no limit); got {value}.")
+            raise KeyChangeError(f"{name.replace('_', ' ')} must be 1 or more (leave it out for no limit); "
+                                 f"got {value}.")
     if row.budget_usd is not None and Decimal(str(row.budget_usd)) < 0:
         raise KeyChangeError(f"The budget must be 0 or more USD; got {row.budget_usd}.")
     if row.budget_period not in PERIODS:
