@@ -8,8 +8,9 @@ that spends nothing (a model list, a stored response) counts against the request
 What is reserved: tokens, the prompt's estimate (`estimate_prompt_tokens`, never below what providers count)
 plus the output cap (the request's max_tokens / max_completion_tokens / max_output_tokens, else the model's
 max_output, else 4096); money, those tokens at the dearest of the plan's targets. Settled: the usage the
-provider reported and its cost; a request that ended without usage after an upstream answered keeps its reservation (it may have spent it), one that never
-reached an answer releases it; a request that ended 400 or 401 gives its quota request back."""
+provider reported and its cost; a request that ended without usage after an upstream answered keeps its
+reservation (it may have spent it), one that never reached an answer releases it; a request that ended 400 or
+401 gives its quota request back."""
 import time
 from dataclasses import dataclass
 from decimal import Decimal
