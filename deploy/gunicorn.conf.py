@@ -17,9 +17,8 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 _asked_workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
 workers = _asked_workers if os.environ.get("REDIS_URL") else 1
 LIMITS_NOTE = (f"REDIS_URL is set: {workers} workers share the limit counters in Redis" if os.environ.get("REDIS_URL")
-               else "no REDIS_URL: one worker (WEB_CONCURRENCY=%d asked for), so request, token, budget and quota "
-                    "limits are counted exactly in one place; set REDIS_URL to run more workers or hosts"
-                    % _asked_workers)
+               else "no REDIS_URL: one worker (%d with Redis), so request, token, budget and quota limits are "
+                    "counted exactly in one place; set REDIS_URL to run more workers or hosts" % _asked_workers)
 # gevent's pywsgi server (measurably cheaper per request than gunicorn's own "gevent" parser), with an idle
 # keep-alive timeout (SWITCHYARD_KEEPALIVE_S, default 5 s) so idle connections do not hold a graceful shutdown.
 worker_class = os.environ.get("SWITCHYARD_WORKER_CLASS", "gateway.server.GeventWorker")
@@ -85,7 +84,9 @@ def on_starting(server):
     check = subprocess.run([sys.executable, "-m", "gateway.startup"], cwd=root, env=os.environ)
     if check.returncode != 0:
         raise SystemExit(check.returncode)
-    (server.log.info if os.environ.get("REDIS_URL") or _asked_workers == 1 else server.log.warning)(LIMITS_NOTE)
+    # a warning only when the operator asked for more workers than run
+    asked = int(os.environ.get("WEB_CONCURRENCY") or 1)
+    (server.log.info if os.environ.get("REDIS_URL") or asked == 1 else server.log.warning)(LIMITS_NOTE)
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
