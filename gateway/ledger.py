@@ -57,23 +57,51 @@ class Charge:
     seed: Seed | None = None
 
 
+# One call for a batch of requests, each all or nothing, in order: first the settlements that ride along
+# (ARGV[1] = how many, then their deltas, on the first KEYS), then per request its charge count and, per charge,
+# amount, limit, strict ("1"/"0") and ttl. Returns per request 0 and the counters' values after, or the 1-based
+# index of the refusing charge and that counter's value.
 _RESERVE = """
-local n = tonumber(ARGV[1])
-for j = n + 1, #KEYS do redis.call('INCRBY', KEYS[j], ARGV[4*n + 1 + j - n]) end
-for i = 1, n do
-  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local amount, limit, strict = tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1]), ARGV[4*i]
-  if (strict == '1' and cur + amount > limit) or (strict == '0' and cur >= limit) then return {i, cur} end
-end
-local out = {0}
-for i = 1, n do
-  local v = redis.call('INCRBY', KEYS[i], ARGV[4*i-2])
-  local ttl = tonumber(ARGV[4*i+1])
-  if ttl > 0 and redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ttl) end
-  out[i + 1] = v
+local nm = tonumber(ARGV[1])
+for j = 1, nm do redis.call('INCRBY', KEYS[j], ARGV[1 + j]) end
+local a, k = 2 + nm, nm + 1
+local nr = tonumber(ARGV[a]); a = a + 1
+local out = {}
+for r = 1, nr do
+  local n = tonumber(ARGV[a]); a = a + 1
+  local failed, failcur = 0, 0
+  for i = 0, n - 1 do
+    local cur = tonumber(redis.call('GET', KEYS[k + i]) or '0')
+    local amount, limit, strict = tonumber(ARGV[a + 4*i]), tonumber(ARGV[a + 4*i + 1]), ARGV[a + 4*i + 2]
+    if failed == 0 and ((strict == '1' and cur + amount > limit) or (strict == '0' and cur >= limit)) then
+      failed, failcur = i + 1, cur
+    end
+  end
+  if failed == 0 then
+    out[#out + 1] = 0
+    for i = 0, n - 1 do
+      local v = redis.call('INCRBY', KEYS[k + i], ARGV[a + 4*i])
+      local ttl = tonumber(ARGV[a + 4*i + 3])
+      if ttl > 0 and redis.call('TTL', KEYS[k + i]) < 0 then redis.call('EXPIRE', KEYS[k + i], ttl) end
+      out[#out + 1] = v
+    end
+  else
+    out[#out + 1] = failed
+    out[#out + 1] = failcur
+  end
+  a, k = a + 4*n, k + n
 end
 return out
 """
+
+
+class _Waiting:
+    """One request's charges waiting for a batch (RedisCounters.reserve)."""
+    __slots__ = ("charges", "done", "lead", "result", "error")
+
+    def __init__(self, charges):
+        self.charges, self.done, self.lead = charges, threading.Event(), False
+        self.result, self.error = None, None
 
 
 class MemoryCounters:
@@ -147,16 +175,20 @@ class MemoryCounters:
 
 
 class RedisCounters:
-    """The same counters in Redis, shared by every worker and host. A reservation is one round trip (the Lua
-    script). A settlement costs no round trip of its own: it rides with this worker's next reservation (applied
-    before that one is checked, so a client's next request on the same worker sees it) or, when none comes within
-    SETTLE_EVERY_S, goes as one pipeline; other workers and hosts see it within that time."""
+    """The same counters in Redis, shared by every worker and host. Reservations go in batches, like a group
+    commit: a request whose worker has no call in flight sends its own at once; those that arrive meanwhile wait
+    and go together in the next call (one Lua script: each request still all or nothing, in order). Settlements
+    ride with the next call, or go as one pipeline when none comes within SETTLE_EVERY_S; other workers and
+    hosts see them within that time."""
     SETTLE_EVERY_S = 0.02
+    WAIT_S = 2.0                                # a waiting request gives up (and goes through uncounted)
 
     def __init__(self, redis, prefix: str):
         self._redis, self._prefix = redis, f"{prefix}ledger:"
         self._script = redis.register_script(_RESERVE)
         self._moves: dict[str, int] = {}
+        self._queue: list[_Waiting] = []
+        self._busy = False
         self._flushing = False
         self._lock = threading.Lock()
 
@@ -167,23 +199,58 @@ class RedisCounters:
         self._redis.set(self._prefix + name, value, nx=True, ex=ttl_s or None)
 
     def reserve(self, charges: list[Charge]) -> tuple[int, int, list[int]]:
+        me = _Waiting(charges)
         with self._lock:
-            moves, self._moves = self._moves, {}
-        moves = {n: d for n, d in moves.items() if d}
-        args: list = [len(charges)]
-        for c in charges:
-            args += [c.amount, c.limit, "1" if c.strict else "0", c.ttl_s or 0]
-        args += list(moves.values())
+            self._queue.append(me)
+            if not self._busy:
+                self._busy = me.lead = True
+        if not me.lead and not me.done.wait(self.WAIT_S):
+            with self._lock:
+                if not me.lead:                  # (else the lead came just now: send as below)
+                    if me in self._queue:
+                        self._queue.remove(me)
+                    raise TimeoutError("no answer from the limit counters' batch")
+        if me.lead:                              # first in, or handed the lead by the batch before
+            self._send_batch()
+        if me.error is not None:
+            raise me.error
+        return me.result
+
+    def _send_batch(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+            moves, self._moves = {n: d for n, d in self._moves.items() if d}, {}
+        keys = [self._prefix + n for n in moves]
+        args: list = [len(moves), *moves.values(), len(batch)]
+        for w in batch:
+            args.append(len(w.charges))
+            for c in w.charges:
+                keys.append(self._prefix + c.counter)
+                args += [c.amount, c.limit, "1" if c.strict else "0", c.ttl_s or 0]
         try:
-            out = self._script(keys=[self._prefix + c.counter for c in charges] +
-                               [self._prefix + n for n in moves], args=args)
-        except Exception:
-            if moves:
-                self._put_back(moves)
-            raise
-        if int(out[0]) != 0:
-            return int(out[0]), int(out[1]), []
-        return 0, 0, [int(v) for v in out[1:]]
+            out = [int(v) for v in self._script(keys=keys, args=args)]
+        except Exception as e:  # noqa: BLE001 - every request of the batch hears of it
+            # the settlements are dropped, not retried: the call may have run before it failed, and applying them
+            # twice would let through more than a limit; a lost one only errs on the side of refusing
+            for w in batch:
+                w.error = e
+        else:
+            pos = 0
+            for w in batch:
+                if out[pos] == 0:
+                    w.result = (0, 0, out[pos + 1:pos + 1 + len(w.charges)])
+                    pos += 1 + len(w.charges)
+                else:
+                    w.result = (out[pos], out[pos + 1], [])
+                    pos += 2
+        with self._lock:                         # hand the lead to the first that came meanwhile
+            if self._queue:
+                self._queue[0].lead = True
+                self._queue[0].done.set()
+            else:
+                self._busy = False
+        for w in batch:
+            w.done.set()
 
     def add(self, moves: list[tuple[str, int]]) -> None:
         with self._lock:
@@ -201,11 +268,6 @@ class RedisCounters:
         except Exception:  # noqa: BLE001 - a lost settlement errs on the side of refusing; said in the log
             log.warning("limit counters unavailable; settlements were lost", exc_info=True)
 
-    def _put_back(self, moves: dict[str, int]) -> None:
-        with self._lock:
-            for name, delta in moves.items():
-                self._moves[name] = self._moves.get(name, 0) + delta
-
     def flush(self) -> None:
         """Send the settlements gathered so far (also at shutdown)."""
         with self._lock:
@@ -216,11 +278,7 @@ class RedisCounters:
         pipe = self._redis.pipeline(transaction=False)
         for name, delta in moves.items():
             pipe.incrby(self._prefix + name, delta)
-        try:
-            pipe.execute()
-        except Exception:
-            self._put_back(moves)
-            raise
+        pipe.execute()          # on failure the settlements are lost, never applied twice (see _send_batch)
 
 
 class Ledger:

@@ -132,3 +132,26 @@ def test_the_prompt_estimate_never_falls_below_what_providers_count():
     inline = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
         "url": "data:image/png;base64," + "A" * 400_000}}]}]}
     assert 1000 <= estimate_prompt_tokens(inline) < 1100      # a flat count, not the base64's length
+
+
+def test_reservations_arriving_together_go_in_one_batch_each_all_or_nothing(ledger):
+    """Many requests of one worker at once (the Redis store sends them as batches): the rate still admits exactly
+    its limit, and a request refused inside a batch leaves nothing on the counters of its other charges."""
+    rate_name, other = f"rpm:{uuid.uuid4().hex}", f"tpm:{uuid.uuid4().hex}"
+    results = []
+    barrier = threading.Barrier(60)
+
+    def go():
+        barrier.wait()
+        try:
+            ledger.reserve([rate(other, 1, 10**6), rate(rate_name, 1, 40)])
+            results.append("ok")
+        except exc.RateLimited:
+            results.append("refused")
+    threads = [threading.Thread(target=go) for _ in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 40 and results.count("refused") == 20
+    assert ledger.reserve([rate(other, 0, 10**6)]) == [40]          # the refused ones left `other` alone
