@@ -52,5 +52,5 @@ def init_errors(app: Flask) -> None:
         err = to_gateway_error(e)
         rec = g.get("rec")
         if rec is not None:
-            rec.failed(err.code)
+            rec.failed(err.code, message=err.message)
         return error_response(err)

@@ -28,6 +28,7 @@ class Attempt:
 
 # Lengths of the log row's text columns (models/request_log.py): a longer value would fail its whole insert batch.
 _MODEL_MAX = 200
+_MESSAGE_MAX = 1000
 
 
 @dataclass
@@ -50,6 +51,7 @@ class RequestRecord:
     fallback_used: bool = False
     status: int = 200
     error_code: str | None = None
+    error_message: str | None = None       # the message the client got with its error
     usage: Usage | None = None
     cost: Decimal | None = None
     price_version: int | None = None
@@ -100,13 +102,18 @@ class RequestRecord:
         """The relay's time after the first chunk (provider time too)."""
         self.upstream_ms += ms
 
-    def failed(self, code: str, status: int | None = None) -> None:
+    def failed(self, code: str, status: int | None = None, message: str | None = None) -> None:
+        """The error the client got: its code and, for the log row, its message (already scrubbed of provider
+        keys by whoever raised it; clipped here)."""
         self.error_code = code
+        if message is not None:
+            self.error_message = message[:_MESSAGE_MAX]
         if status is not None:
             self.status = status
 
     def client_closed(self) -> None:
         self.status, self.error_code = 499, "client_closed"
+        self.error_message = "The client closed the connection before the answer was complete."
 
     def answered(self, status: int) -> None:
         if self.status != 499:
@@ -176,6 +183,7 @@ class RequestRecord:
             "requested_model": _clip(self.requested_model), "route": self.route, "provider": self.provider,
             "upstream_model": _clip(self.upstream_model), "attempts": len(self.attempts),
             "fallback_used": self.fallback_used, "status": self.status, "error_code": self.error_code,
+            "error_message": self.error_message,
             "prompt_tokens": u.prompt_tokens if u else None,
             "completion_tokens": u.completion_tokens if u else None,
             "cached_tokens": u.cached_tokens if u else None,

@@ -230,7 +230,7 @@ def _relay(session: StreamSession, rec: RequestRecord, egress, timings: StreamTi
         raise
     except Exception as e:  # noqa: BLE001 - after the first byte every failure is an in-stream event
         err = scrub_error(to_gateway_error(e), session.target.api_key)
-        rec.failed(err.code)
+        rec.failed(err.code, message=err.message)
         yield egress.error(err)
     finally:
         drain.unregister(session.pump)

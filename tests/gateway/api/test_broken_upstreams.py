@@ -119,4 +119,5 @@ def test_a_providers_401_never_carries_our_key_back(live, api_key, double, servi
             stored = s.scalars(select(RequestAttempt.error_message).where(
                 RequestAttempt.request_id == row.request_id)).all()
         assert stored and all(quoted not in m for m in stored)
+        assert row.error_message == message                   # the row keeps what the client was told, scrubbed
         assert all(quoted not in r.getMessage() for r in caplog.records)

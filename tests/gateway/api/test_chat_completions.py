@@ -238,3 +238,16 @@ def test_image_parts_reach_an_openai_upstream_unchanged(client, double):
     reply = client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": parts}])
     assert reply.choices[0].message.content == "Echo: parts"
     assert double.last().body["messages"][0]["content"] == parts
+
+
+def test_the_log_row_keeps_the_message_the_client_got(live, api_key, services):
+    import requests
+    from tests.support.logs import log_row
+    r = requests.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"}, timeout=10,
+                      json={"model": "openai/gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]})
+    assert r.status_code == 400
+    row = log_row(services, r.headers["x-request-id"])
+    assert row.error_code == "invalid_request" and row.error_message == r.json()["error"]["message"]
+    huge = requests.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
+                         timeout=10, json={"model": "x" * 5000, "messages": HELLO})
+    assert len(log_row(services, huge.headers["x-request-id"]).error_message) <= 1000

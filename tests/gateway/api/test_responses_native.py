@@ -106,7 +106,7 @@ def test_an_upstream_failure_after_the_first_byte_is_error_then_failed(live, api
     assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-2:] == ["error", "response.failed"]
     assert "The model crashed." in events[-1]["response"]["error"]["message"]
     row = log_row(services, r.headers["x-request-id"])
-    assert row.error_code is not None and row.stream
+    assert row.error_code is not None and row.stream and "The model crashed." in row.error_message
 
 
 def test_a_cut_native_stream_ends_with_error_then_failed(live, api_key, double):
