@@ -43,6 +43,7 @@ class KeyRecord:
     team: TeamRecord | None = None
     expires_at: datetime | None = None       # UTC, naive
     valid_until: datetime | None = None      # a rotated-out secret: its grace period's end
+    admin_scope: bool = False                # may read other keys' and teams' usage
 
     def check_model(self, model: str) -> None:
         if self.allowed_models and not any(fnmatch.fnmatchcase(model, g) for g in self.allowed_models):
@@ -187,7 +188,7 @@ def key_record(row: ApiKey, rotated_out: bool = False) -> KeyRecord:
     globs = tuple(g.strip() for g in (row.allowed_models or "").split(",") if g.strip())
     record = KeyRecord(row.id, row.name, row.prefix, row.rpm_limit, globs, _dec(row.budget_usd),
                        row.budget_period or "total", row.tpm_limit, row.request_quota, team_record(row.team),
-                       row.expires_at)
+                       row.expires_at, admin_scope=bool(row.admin_scope))
     if rotated_out:
         record = replace(record, valid_until=row.previous_valid_until or datetime(1970, 1, 1))
     return record

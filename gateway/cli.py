@@ -97,8 +97,8 @@ def _limits(rpm, tpm, budget_usd, budget_period, quota, extra: dict | None = Non
                   extra or {})
 
 
-def _key_extra(s, team, models, expires, metadata) -> dict:
-    extra = {}
+def _key_extra(s, team, models, expires, metadata, admin_scope=None) -> dict:
+    extra = {} if admin_scope is None else {"admin_scope": admin_scope}
     if team is not None:
         extra["team_id"] = None if team in ("", "none") else find_team(s, team).id
     if models is not None:
@@ -116,6 +116,8 @@ _KEY_OPTIONS = [
     click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                  help="YYYY-MM-DD: refused from 00:00 UTC that day."),
     click.option("--metadata", multiple=True, help="k=v, repeatable."),
+    click.option("--admin-scope/--no-admin-scope", default=None,
+                 help="May read every key's and team's usage (GET /v1/usage?key= or team=)."),
 ]
 
 
@@ -153,11 +155,11 @@ def _describe(s, row, subject: str, now: float) -> str:
 @click.option("--name", required=True, help="Who or what the key is for.")
 @_key_options
 @_changed
-def keys_create(name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata):
+def keys_create(name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata, admin_scope):
     """Create a key; its secret is printed once, as the last line."""
     svc = services()
     with svc.sessionmaker() as s:
-        extra = _key_extra(s, team, models, expires, metadata)
+        extra = _key_extra(s, team, models, expires, metadata, admin_scope)
     row, secret = create_key(svc.sessionmaker, name, limits=_limits(rpm, tpm, budget_usd, budget_period, quota, extra))
     click.echo(f"created key {row.id} ({row.name}), prefix {row.prefix}; the secret is shown only now:")
     click.echo(secret)
@@ -168,11 +170,13 @@ def keys_create(name, rpm, tpm, budget_usd, budget_period, quota, team, models, 
 @click.option("--name", default=None)
 @_key_options
 @_changed
-def keys_update(id_or_prefix, name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata):
-    """Change a key's limits, team, allowed models, expiry or metadata (options left out stay as they are)."""
+def keys_update(id_or_prefix, name, rpm, tpm, budget_usd, budget_period, quota, team, models, expires, metadata,
+                admin_scope):
+    """Change a key's limits, team, allowed models, expiry, metadata or admin scope (options left out stay)."""
     with services().sessionmaker() as s, s.begin():
         row = find_key(s, id_or_prefix)
-        _limits(rpm, tpm, budget_usd, budget_period, quota, _key_extra(s, team, models, expires, metadata)).apply(row)
+        _limits(rpm, tpm, budget_usd, budget_period, quota,
+                _key_extra(s, team, models, expires, metadata, admin_scope)).apply(row)
         if name:
             row.name = name
         click.echo(f"updated key {row.id} ({row.name}, {row.prefix})")

@@ -38,6 +38,7 @@ ModelNotSupported = _define("ModelNotSupported", 400, "model_not_supported", "Th
 NotImplementedYet = _define("NotImplementedYet", 501, "not_implemented", "Not implemented.")
 Internal = _define("Internal", 500, "internal", "Internal gateway error.")
 ModelNotAllowed = _define("ModelNotAllowed", 403, "model_not_allowed", "This key may not use this model.")
+PermissionDenied = _define("PermissionDenied", 403, "permission_denied", "This key may not do that.")
 EndpointMismatch = _define("EndpointMismatch", 400, "endpoint_mismatch", "This model is not served on this endpoint.")
 NotFound = _define("NotFound", 404, "not_found", "Not found.")
 MethodNotAllowed = _define("MethodNotAllowed", 405, "method_not_allowed", "Method not allowed.")

@@ -1,7 +1,7 @@
 """The request log writer: rows queued by the request path, inserted in batches in a native thread, spilled to
 disk (never dropped) when the database refuses them. In the same transaction it adds each batch's spend and
 request counts to the per-day counters of its keys and teams (models/spend_counter.py), which the limits start
-from."""
+from, and its usage to the daily rollups (models/usage_rollup.py), which the usage summary reads."""
 import json
 import logging
 import os
@@ -13,7 +13,8 @@ from sqlalchemy import insert, update
 
 from gateway.background import BatchWriter, native_sleep
 
-from models import RequestAttempt, RequestLog, SpendCounter
+from models import RequestAttempt, RequestLog, SpendCounter, UsageRollup
+from models.usage_rollup import LATENCY_BUCKETS_MS
 
 log = logging.getLogger("switchyard.log_writer")
 _LOG_INSERT = insert(RequestLog.__table__)
@@ -21,6 +22,60 @@ _LOG_COLUMNS = tuple(c.name for c in RequestLog.__table__.columns if c.nullable 
 _ATTEMPT_INSERT = insert(RequestAttempt.__table__)
 _NOT_COLUMNS = ("attempt_rows", "quota_counted")
 _COUNTERS = SpendCounter.__table__
+_ROLLUPS = UsageRollup.__table__
+_ROLLUP_GROUP = ("day", "key_id", "team_id", "model", "provider")
+_ROLLUP_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
+                "cost_usd", "unpriced", "latency_ms_sum") + tuple(f"lat_b{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1))
+
+
+def _day_of(created) -> date:
+    return created.date() if isinstance(created, datetime) else datetime.fromisoformat(str(created)).date()
+
+
+def _bucket(ms: float) -> int:
+    for i, bound in enumerate(LATENCY_BUCKETS_MS):
+        if ms <= bound:
+            return i
+    return len(LATENCY_BUCKETS_MS)
+
+
+def _rollups(rows: list[dict]) -> dict[tuple, dict]:
+    """(day, key, team, model, provider) -> the sums these rows add to that group's rollup."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        group = (_day_of(r.get("created_at")), r.get("key_id") or 0, r.get("team_id") or 0,
+                 (r.get("requested_model") or "")[:200], r.get("provider") or "")
+        sums = out.get(group)
+        if sums is None:
+            sums = out[group] = {name: 0 for name in _ROLLUP_SUMS}
+            sums["cost_usd"], sums["latency_ms_sum"] = Decimal(0), 0.0
+        latency = float(r.get("gateway_latency_ms") or 0) + float(r.get("upstream_latency_ms") or 0)
+        sums["requests"] += 1
+        sums["errors"] += 1 if (r.get("status") or 200) >= 400 else 0
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
+            sums[name] += r.get(name) or 0
+        if r.get("cost_usd") is None:
+            sums["unpriced"] += 1 if (r.get("status") or 200) < 400 else 0
+        else:
+            sums["cost_usd"] += Decimal(str(r["cost_usd"]))
+        sums["latency_ms_sum"] += latency
+        sums[f"lat_b{_bucket(latency)}"] += 1
+    return out
+
+
+def _upsert(conn, table, group_cols: tuple, sums_cols: tuple, values: dict) -> None:
+    """Add `values`' sums to the row of its group: an upsert where the database has one, else update-or-insert."""
+    dialect = conn.engine.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        mod = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
+        stmt = mod.insert(table).values(**values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(group_cols), set_={
+            c: table.c[c] + stmt.excluded[c] for c in sums_cols}))
+        return
+    where = [table.c[c] == values[c] for c in group_cols]
+    done = conn.execute(update(table).where(*where).values(**{c: table.c[c] + values[c] for c in sums_cols}))
+    if not done.rowcount:
+        conn.execute(insert(table).values(**values))
 
 
 def _day_counts(rows: list[dict]) -> dict[tuple[str, date], list]:
@@ -31,8 +86,7 @@ def _day_counts(rows: list[dict]) -> dict[tuple[str, date], list]:
         cost = r.get("cost_usd")
         if not counted and not cost:
             continue
-        created = r.get("created_at")
-        day = created.date() if isinstance(created, datetime) else datetime.fromisoformat(str(created)).date()
+        day = _day_of(r.get("created_at"))
         for kind, sid in (("key", r.get("key_id")), ("team", r.get("team_id"))):
             if sid is None:
                 continue
@@ -42,23 +96,12 @@ def _day_counts(rows: list[dict]) -> dict[tuple[str, date], list]:
     return out
 
 
-def _add_counts(conn, counts: dict) -> None:
-    """Add to the per-day counters: an upsert where the database has one (SQLite, PostgreSQL), else update-or-insert."""
-    dialect = conn.engine.dialect.name
+def _add_counts(conn, counts: dict, rollups: dict) -> None:
     for (subject, day), (spent, requests) in sorted(counts.items()):
-        values = {"subject": subject, "day": day, "spent_usd": spent, "requests": requests}
-        if dialect in ("sqlite", "postgresql"):
-            mod = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-            stmt = mod.insert(_COUNTERS).values(**values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["subject", "day"], set_={
-                "spent_usd": _COUNTERS.c.spent_usd + stmt.excluded.spent_usd,
-                "requests": _COUNTERS.c.requests + stmt.excluded.requests}))
-            continue
-        done = conn.execute(update(_COUNTERS).where(_COUNTERS.c.subject == subject, _COUNTERS.c.day == day)
-                            .values(spent_usd=_COUNTERS.c.spent_usd + spent,
-                                    requests=_COUNTERS.c.requests + requests))
-        if not done.rowcount:
-            conn.execute(insert(_COUNTERS).values(**values))
+        _upsert(conn, _COUNTERS, ("subject", "day"), ("spent_usd", "requests"),
+                {"subject": subject, "day": day, "spent_usd": spent, "requests": requests})
+    for group, sums in sorted(rollups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        _upsert(conn, _ROLLUPS, _ROLLUP_GROUP, _ROLLUP_SUMS, {**dict(zip(_ROLLUP_GROUP, group)), **sums})
 
 
 def _revive(row: dict) -> dict:
@@ -90,15 +133,14 @@ class LogWriter(BatchWriter):
     def _write(self, rows: list[dict]) -> None:
         logs = [{k: v for k, v in r.items() if k not in _NOT_COLUMNS} for r in rows]
         attempts = [a for r in rows for a in r.get("attempt_rows", ())]
-        counts = _day_counts(rows)
+        counts, rollups = _day_counts(rows), _rollups(rows)
         for delay in (0.05, 0.2, 1.0, None):
             try:
                 with self._engine.begin() as conn:       # Core executemany: no ORM bulk machinery
                     conn.execute(_LOG_INSERT, logs)
                     if attempts:
                         conn.execute(_ATTEMPT_INSERT, attempts)
-                    if counts:
-                        _add_counts(conn, counts)
+                    _add_counts(conn, counts, rollups)
                 return
             except Exception:  # noqa: BLE001 - retried, then spilled to disk
                 if delay is None:

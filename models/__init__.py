@@ -9,6 +9,7 @@ from models.admin_user import AdminUser
 from models.stored_response import StoredResponse
 from models.team import Team
 from models.spend_counter import SpendCounter
+from models.usage_rollup import UsageRollup
 
 __all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser",
-           "StoredResponse", "Team", "SpendCounter"]
+           "StoredResponse", "Team", "SpendCounter", "UsageRollup"]

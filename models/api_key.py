@@ -28,6 +28,7 @@ class ApiKey(Base):
     metadata_json: Mapped[str | None] = mapped_column(Text, nullable=True)   # JSON object of strings
     previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # rotated out
     previous_valid_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)      # its grace ends
+    admin_scope: Mapped[bool] = mapped_column(Boolean, default=False)   # may read other keys' and teams' usage
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, nullable=True,
                                                         index=True)     # the key cache watches its maximum

@@ -2,7 +2,7 @@
 from flask import Flask, g, request
 
 from gateway import drain
-from gateway.api import chat_completions, health, models, responses
+from gateway.api import chat_completions, health, models, responses, usage
 from gateway.services import services
 
 
@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_completions.bp)
     app.register_blueprint(responses.bp)
     app.register_blueprint(models.bp)
+    app.register_blueprint(usage.bp)
     app.register_blueprint(health.bp)
 
     @app.before_request

@@ -26,7 +26,7 @@ def test_create_with_every_option_then_update_and_show(app, services):
     assert _run(app, "teams", "create", "--name", team, "--rpm", "100", "--budget-usd", "5").exit_code == 0
     out = _run(app, "keys", "create", "--name", "bot", "--team", team, "--rpm", "5", "--tpm", "1000",
                "--budget-usd", "1.5", "--budget-period", "day", "--quota", "100", "--models", "openai/*, smart",
-               "--expires", "2027-01-01", "--metadata", "owner=ops", "--metadata", "env=ci")
+               "--expires", "2027-01-01", "--metadata", "owner=ops", "--metadata", "env=ci", "--admin-scope")
     assert out.exit_code == 0
     secret = out.output.strip().splitlines()[-1]
     assert secret.startswith("sk-sy-")
@@ -34,7 +34,7 @@ def test_create_with_every_option_then_update_and_show(app, services):
         row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
         assert (row.rpm_limit, row.tpm_limit, row.budget_usd, row.budget_period, row.request_quota) == \
             (5, 1000, Decimal("1.5"), "day", 100)
-        assert row.team.name == team and row.allowed_models == "openai/*,smart"
+        assert row.team.name == team and row.allowed_models == "openai/*,smart" and row.admin_scope is True
         assert row.expires_at == datetime(2027, 1, 1) and json.loads(row.metadata_json) == {"env": "ci", "owner": "ops"}
         key_id = row.id
         s.add(SpendCounter(subject=f"key:{key_id}", day=datetime.utcnow().date(), spent_usd=Decimal("0.25"),
