@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from gateway.background import native_sleep, start_native_thread
 from gateway.config import BUILTIN_PROVIDERS
+from gateway.prices import history
 from gateway.values import Price
 from gateway.secrets import SecretBox
 from models import ModelPrice, Provider, Route
@@ -41,6 +42,14 @@ class ModelConf:
     drop_unsupported: bool = False
     retired: bool = False
     replacement: str | None = None
+    prices: tuple[Price, ...] = ()          # the price history, oldest first (scheduled ones included)
+
+    def price_at(self, ts: float) -> Price | None:
+        """The price in force at `ts`: the last row effective by then (else the model's own columns)."""
+        for p in reversed(self.prices):
+            if p.effective_from <= ts:
+                return p
+        return self.price if not self.prices else None
 
 
 @dataclass(frozen=True)
@@ -128,12 +137,14 @@ class Catalog:
                 providers[p.name] = ProviderConf(p.name, p.type, base_url, key, bool(p.enabled),
                                                  p.responses or default_responses_mode(p.name, p.type))
             models = {}
-            for m in s.scalars(select(ModelPrice).where(ModelPrice.enabled.is_(True))):
+            enabled = list(s.scalars(select(ModelPrice).where(ModelPrice.enabled.is_(True))))
+            prices = history(s, {m.slug for m in enabled})
+            for m in enabled:
                 caps = json.loads(m.capabilities) if m.capabilities else {}
                 created = int(m.updated_at.timestamp()) if m.updated_at else 0
                 models[m.slug] = ModelConf(m.slug, m.provider, m.upstream, _price_of(m), m.context_window,
                                            m.max_output, caps, created, bool(m.drop_unsupported), bool(m.retired),
-                                           m.replacement)
+                                           m.replacement, prices.get(m.slug, ()))
             routes = {}
             for r in s.scalars(select(Route).options(selectinload(Route.targets))):
                 targets = tuple(

@@ -1,11 +1,13 @@
 """`config import` / `config export`: the declarative YAML file, checked whole, applied in one transaction."""
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import yaml
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from gateway.prices import PriceError, record_prices
 from gateway.secrets import SecretBox
 from models import ModelPrice, Provider, Route, RouteTarget
 from schemas.config_file import ConfigFile
@@ -69,6 +71,7 @@ def parse(text: str) -> dict:
 def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
     """Upsert providers, models and routes by their names; idempotent. The caller commits."""
     counts = {"providers": 0, "models": 0, "routes": 0}
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     for p in config["providers"]:
         row = session.scalar(select(Provider).where(Provider.name == p["name"])) or Provider(name=p["name"])
         row.type = p["type"]
@@ -90,6 +93,11 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         if row is None:
             row = ModelPrice(slug=slug)
         row.set_prices(m)
+        session.flush()
+        try:
+            record_prices(session, row, m, m.get("prices") or [], now)
+        except PriceError as e:
+            raise ConfigFileError(f"models: {e}") from None
         row.provider = slug.split("/", 1)[0]
         row.upstream = m.get("upstream") or slug.split("/", 1)[1]
         row.context_window = m.get("context_window")

@@ -55,6 +55,7 @@ class RequestRecord:
     usage: Usage | None = None
     cost: Decimal | None = None
     price_version: int | None = None
+    price_id: int | None = None            # the price row that priced it (frozen: the one in force at routing)
     upstream_ms: float = 0.0
     stream: bool = False
     logged: bool = False        # handed over (log row, ledger, metrics, access line): once
@@ -94,6 +95,7 @@ class RequestRecord:
         self.provider, self.upstream_model = target.provider, target.upstream_model
         self.fallback_used = position > 0
         self.price_version = target.price.version if target.price else None
+        self.price_id = target.price.id if target.price else None
 
     def charged(self, usage: Usage | None, cost: Decimal | None) -> None:
         self.usage, self.cost = usage, cost
@@ -189,6 +191,7 @@ class RequestRecord:
             "cached_tokens": u.cached_tokens if u else None,
             "reasoning_tokens": u.reasoning_tokens if u else None,
             "usage_known": u is not None, "cost_usd": self.cost, "price_version": self.price_version,
+            "price_id": self.price_id,
             "gateway_latency_ms": round(total_ms - self.upstream_ms, 3),
             "upstream_latency_ms": round(self.upstream_ms, 3), "stream": self.stream, "created_at": utcnow(),
             # not a column: whether the request counts against request quotas (the log writer's spend counters)

@@ -1,5 +1,6 @@
 """resolve(model) -> RoutePlan: an alias, a `provider/model[:effort]` slug or a bare id, as ordered Targets."""
 import random
+import time
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -48,7 +49,7 @@ def _target(slug: str, provider: ProviderConf, snap: Snapshot, effort: str | Non
     upstream = model.upstream if model else slug.split("/", 1)[1]
     return Target(provider=provider.name, provider_type=provider.type, base_url=provider.base_url,
                   api_key=provider.api_key, upstream_model=upstream, slug=slug, effort=effort,
-                  timeout_s=timeout_s, retries=retries, price=model.price if model else None,
+                  timeout_s=timeout_s, retries=retries, price=model.price_at(time.time()) if model else None,
                   overrides=overrides or {}, capabilities=model.capabilities if model else {},
                   drop_unsupported=drop_unsupported or bool(model and model.drop_unsupported),
                   responses_native=native)

@@ -7,14 +7,49 @@ from decimal import Decimal
 from typing import Any
 
 
+RATE_FIELDS = ("input", "output", "cached_input", "cache_write", "cache_write_1h", "reasoning", "audio_input")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Above `above` prompt tokens the whole request bills at these rates (a field left None keeps the base)."""
+    above: int
+    rates: dict
+
+
+@dataclass(frozen=True)
+class Window:
+    """UTC weekdays (0 = Monday) and minutes of the day [start, end) (end <= start: past midnight) in which these
+    rates apply instead, as DeepSeek's off-peak hours."""
+    days: tuple[int, ...]
+    start_min: int
+    end_min: int
+    rates: dict
+
+    def holds(self, weekday: int, minute: int) -> bool:
+        if self.start_min < self.end_min:
+            return weekday in self.days and self.start_min <= minute < self.end_min
+        if minute >= self.start_min:                # the evening part, on one of the days
+            return weekday in self.days
+        return minute < self.end_min and (weekday - 1) % 7 in self.days   # after midnight: the day before's
+
+
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens, with the version of the price row that holds them."""
+    """USD per million tokens by usage field, from one price row (its id and the model's version of it).
+    cache_write is the 5-minute cache write; reasoning and audio_input, when None, bill as output and input."""
     version: int
     input: Decimal | None
     output: Decimal | None
     cached_input: Decimal | None = None
     cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    reasoning: Decimal | None = None
+    audio_input: Decimal | None = None
+    id: int | None = None                      # the price row (models/price_row.py)
+    effective_from: float = 0.0                # Unix time
+    tiers: tuple[Tier, ...] = ()
+    windows: tuple[Window, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,8 +88,10 @@ class Usage:
     prompt_tokens: int = 0          # includes cached and cache-write tokens (OpenAI's rule)
     completion_tokens: int = 0      # includes reasoning tokens
     cached_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0     # every cache write (Anthropic: 5-minute and 1-hour)
     reasoning_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # the 1-hour part of cache_write_tokens (Anthropic's cache_creation split)
+    audio_input_tokens: int = 0     # the audio part of prompt_tokens (Gemini's AUDIO modality)
 
     @property
     def total_tokens(self) -> int:

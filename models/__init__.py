@@ -10,6 +10,7 @@ from models.stored_response import StoredResponse
 from models.team import Team
 from models.spend_counter import SpendCounter
 from models.usage_rollup import UsageRollup
+from models.price_row import PriceRow
 
 __all__ = ["Base", "ApiKey", "Provider", "ModelPrice", "Route", "RouteTarget", "RequestLog", "RequestAttempt", "AdminUser",
-           "StoredResponse", "Team", "SpendCounter", "UsageRollup"]
+           "StoredResponse", "Team", "SpendCounter", "UsageRollup", "PriceRow"]

@@ -31,13 +31,47 @@ class ProviderEntry(_Strict):
                                   "responses")
 
 
-class ModelEntry(_Strict):
-    id = fields.String(required=True, validate=validate.Regexp(r"^[^/\s]+/\S+$", error="Must be provider/model."))
-    upstream = fields.String(load_default=None, allow_none=True)
+_HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Must be HH:MM (UTC, 24 hours).")
+
+
+class _Rates(_Strict):
+    """USD per million tokens by usage field (the 5-minute cache write; reasoning and audio where they differ)."""
     input_per_mtok = fields.Decimal(**_PRICE)
     output_per_mtok = fields.Decimal(**_PRICE)
     cached_input_per_mtok = fields.Decimal(**_PRICE)
     cache_write_per_mtok = fields.Decimal(**_PRICE)
+    cache_write_1h_per_mtok = fields.Decimal(**_PRICE)
+    reasoning_per_mtok = fields.Decimal(**_PRICE)
+    audio_input_per_mtok = fields.Decimal(**_PRICE)
+
+
+class TierEntry(_Rates):
+    """Above this many prompt tokens, the whole request bills at these rates."""
+    above = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+
+
+class WindowEntry(_Rates):
+    """UTC weekdays (0 = Monday) and a time range in which these rates apply (to <= from: past midnight)."""
+    days = fields.List(fields.Integer(strict=True, validate=validate.Range(0, 6)),
+                       load_default=lambda: [0, 1, 2, 3, 4, 5, 6], validate=validate.Length(min=1))
+    start = fields.String(required=True, data_key="from", validate=_HHMM)
+    end = fields.String(required=True, data_key="to", validate=_HHMM)
+
+
+class _Rules(_Rates):
+    tiers = fields.List(fields.Nested(TierEntry), load_default=list)
+    windows = fields.List(fields.Nested(WindowEntry), load_default=list)
+
+
+class PriceEntry(_Rules):
+    """A dated price: in force from `effective_from` (a UTC date or date and time) until the next one."""
+    effective_from = fields.DateTime(required=True, format="iso")
+
+
+class ModelEntry(_Rules):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[^/\s]+/\S+$", error="Must be provider/model."))
+    upstream = fields.String(load_default=None, allow_none=True)
+    prices = fields.List(fields.Nested(PriceEntry), load_default=list)   # dated prices, past and scheduled
     context_window = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     max_output = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1))
     capabilities = fields.Dict(allow_none=True)

@@ -1,4 +1,5 @@
 """Models and prices: a changed price bumps the model's price_version (each log row records the one that priced it)."""
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import inspect as sa_inspect
@@ -87,3 +88,9 @@ class ModelPriceView(CatalogView):
             for field, value in _loaded_prices(model).items():
                 setattr(model, field, value)
         model.set_prices(new)
+        # a changed price is a new row of the history, effective now (gateway/prices.py), never an edit
+        from sqlalchemy.orm import object_session
+        from gateway.prices import record_prices
+        session = object_session(model) or self.session
+        session.flush()
+        record_prices(session, model, new, [], datetime.now(timezone.utc).replace(tzinfo=None))

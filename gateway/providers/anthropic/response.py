@@ -41,9 +41,14 @@ def usage_from(raw: Any, prior: Usage | None = None) -> Usage | None:
     write = count("cache_creation_input_tokens", base.cache_write_tokens)
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    # cache_creation splits the writes by lifetime: 1-hour writes bill at their own rate (2x input, not 1.25x)
+    split = raw.get("cache_creation")
+    one_hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
+    write_1h = one_hour if isinstance(one_hour, int) and not isinstance(one_hour, bool) else base.cache_write_1h_tokens
     return Usage(prompt_tokens=fresh + read + write, completion_tokens=count("output_tokens", base.completion_tokens),
                  cached_tokens=read, cache_write_tokens=write,
-                 reasoning_tokens=thinking if isinstance(thinking, int) else base.reasoning_tokens)
+                 reasoning_tokens=thinking if isinstance(thinking, int) else base.reasoning_tokens,
+                 cache_write_1h_tokens=min(write_1h, write))
 
 
 def tool_call(block: dict) -> dict:

@@ -40,10 +40,13 @@ def usage_of(meta: Any) -> Usage | None:
     if not isinstance(meta, dict) or not isinstance(meta.get("promptTokenCount"), int):
         return None
     thoughts = meta.get("thoughtsTokenCount") or 0
+    # promptTokensDetails counts the prompt per modality: audio input has its own rate
+    audio = sum(d.get("tokenCount") or 0 for d in meta.get("promptTokensDetails") or []
+                if isinstance(d, dict) and d.get("modality") == "AUDIO")
     return Usage(prompt_tokens=meta["promptTokenCount"] + (meta.get("toolUsePromptTokenCount") or 0),
                  completion_tokens=(meta.get("candidatesTokenCount") or 0) + thoughts,
                  cached_tokens=meta.get("cachedContentTokenCount") or 0,
-                 reasoning_tokens=thoughts)
+                 reasoning_tokens=thoughts, audio_input_tokens=audio)
 
 
 def _token(entry: dict) -> dict:

@@ -1,0 +1,69 @@
+"""Prices with history through real requests: a price change between two requests leaves two frozen costs that
+point at two price rows, a scheduled price takes effect at its time, importing the same file twice adds nothing,
+and a different price on a date that has one is refused."""
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from gateway import config_file
+from models import PriceRow
+from tests.support.logs import log_row
+
+SLUG = "local/priced"
+
+
+def _import(services, text: str) -> None:
+    with services.sessionmaker() as s, s.begin():
+        config_file.apply(s, config_file.parse(text), services.box)
+    services.catalog.refresh()
+
+
+def _ask(live, api_key) -> requests.Response:
+    r = requests.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"}, timeout=10,
+                      json={"model": SLUG, "messages": [{"role": "user", "content": "Hello"}]})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _model(**prices) -> str:
+    lines = "".join(f"    {k}: {v}\n" for k, v in prices.items())
+    return f"models:\n  - id: {SLUG}\n    upstream: tuned-7b\n{lines}"
+
+
+def test_a_price_change_leaves_two_frozen_costs_on_two_rows(live, api_key, services):
+    _import(services, _model(input_per_mtok=1, output_per_mtok=2))
+    first = log_row(services, _ask(live, api_key).headers["x-request-id"])
+    _import(services, _model(input_per_mtok=3, output_per_mtok=4))
+    second = log_row(services, _ask(live, api_key).headers["x-request-id"])
+    assert first.price_id != second.price_id
+    assert first.cost_usd == Decimal(12 * 1 + 5 * 2) / 10**6 and second.cost_usd == Decimal(12 * 3 + 5 * 4) / 10**6
+    with services.sessionmaker() as s:
+        rows = {r.id: r for r in s.scalars(select(PriceRow).where(PriceRow.slug == SLUG))}
+    assert rows[first.price_id].input_per_mtok == 1 and rows[second.price_id].input_per_mtok == 3
+    assert rows[second.price_id].version == rows[first.price_id].version + 1
+
+
+def test_a_scheduled_price_takes_effect_at_its_time_and_imports_are_idempotent(live, api_key, services):
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=2)).replace(microsecond=0)
+    text = _model(input_per_mtok=5, output_per_mtok=5) + (
+        f"    prices:\n      - effective_from: '{soon.strftime('%Y-%m-%dT%H:%M:%S')}'\n"
+        f"        input_per_mtok: 7\n        output_per_mtok: 7\n")
+    _import(services, text)
+    with services.sessionmaker() as s:
+        count = s.scalar(select(func.count()).select_from(PriceRow).where(PriceRow.slug == SLUG))
+    _import(services, text)                                     # the same file again: nothing new
+    with services.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(PriceRow).where(PriceRow.slug == SLUG)) == count
+    before = log_row(services, _ask(live, api_key).headers["x-request-id"])
+    time.sleep(max(0.0, soon.timestamp() - time.time()) + 0.2)
+    after = log_row(services, _ask(live, api_key).headers["x-request-id"])
+    assert before.cost_usd == Decimal(12 * 5 + 5 * 5) / 10**6 and after.cost_usd == Decimal(12 * 7 + 5 * 7) / 10**6
+    assert before.price_id != after.price_id
+    changed = text.replace("input_per_mtok: 7", "input_per_mtok: 8")
+    with pytest.raises(config_file.ConfigFileError, match="a price is never edited"):
+        with services.sessionmaker() as s, s.begin():
+            config_file.apply(s, config_file.parse(changed), services.box)
