@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from gateway import config_file, db
+from gateway import audit, config_file, db
 from gateway.admin.users import AdminUserError, create_admin_user, set_admin_password
 from gateway.keys import (UNSET, KeyChangeError, Limits, create_key, find_key, find_team, metadata_of, revoke,
                           rotate, spend)
@@ -27,6 +27,7 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 logs_cli = AppGroup("logs", help="Request logs.")
 keys_cli = AppGroup("keys", help="Gateway keys: create, update, rotate, show, list, revoke.")
 teams_cli = AppGroup("teams", help="Teams: keys under shared limits and a shared budget.")
+usage_cli = AppGroup("usage", help="Usage for reconciliation: export rows, verify their costs.")
 config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
 admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
 
@@ -337,6 +338,58 @@ def logs_replay_spill():
     click.echo(f"replayed {count} spilled log rows" if count else f"nothing to replay ({writer.spill_path})")
 
 
+def _dates(start, to) -> tuple:
+    start, to = start.date(), to.date()
+    if start > to:
+        raise click.BadParameter(f"--from ({start}) is after --to ({to})", param_hint="--from")
+    return start, to
+
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@usage_cli.command("export")
+@click.option("--from", "start", type=_DATE, required=True, help="First UTC day, YYYY-MM-DD.")
+@click.option("--to", "to", type=_DATE, required=True, help="Last UTC day, YYYY-MM-DD (included).")
+@click.option("--key", "key_id", type=int, default=None, help="Only this key's rows (its id).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+def usage_export(start, to, key_id, fmt):
+    """Stream the request rows of a date range (CSV or JSON lines) for reconciliation with an invoice."""
+    start, to = _dates(start, to)
+    with services().sessionmaker() as s:
+        for chunk in audit.export(s, start, to, key_id, fmt):
+            sys.stdout.write(chunk)
+
+
+@usage_cli.command("verify")
+@click.option("--from", "start", type=_DATE, required=True)
+@click.option("--to", "to", type=_DATE, required=True)
+@click.option("--key", "key_id", type=int, default=None, help="Only this key's rows (its id).")
+def usage_verify(start, to, key_id):
+    """Recompute every row's cost from its tokens and its price row; exits 1 on any mismatch."""
+    start, to = _dates(start, to)
+    with services().sessionmaker() as s:
+        checked, bad = audit.verify(s, start, to, key_id)
+    for line in bad:
+        click.echo(line, err=True)
+    click.echo(f"{checked} priced rows checked from {start} to {to}: {len(bad)} mismatches")
+    if bad:
+        sys.exit(1)
+
+
+@logs_cli.command("purge")
+@click.option("--older-than", "older_than", required=True, help="An age: 90d, 12h or 30m.")
+def logs_purge(older_than):
+    """Delete raw request rows older than the age, in batches (safe from cron); the daily rollups stay."""
+    import re
+    from datetime import timedelta
+    m = re.fullmatch(r"(\d+)([dhm])", older_than.strip())
+    if not m or int(m.group(1)) < 1:
+        raise click.BadParameter(f"an age such as 90d, 12h or 30m; got {older_than!r}", param_hint="--older-than")
+    age = timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]: int(m.group(1))})
+    click.echo(f"deleted {audit.purge(services().sessionmaker, age)} request rows older than {older_than}")
+
+
 @click.command("bootstrap")
 def bootstrap():
     """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
@@ -358,6 +411,6 @@ def bootstrap():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, teams_cli, config_cli, logs_cli, admin_cli):
+    for group in (db_cli, keys_cli, teams_cli, usage_cli, config_cli, logs_cli, admin_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)

@@ -36,6 +36,10 @@ class RequestLog(Base):
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)   # what the client was told (clipped)
     price_id: Mapped[int | None] = mapped_column(Integer, nullable=True)     # the price row that priced it
+    # the rest of the usage the cost was computed from, so `usage verify` can recompute it from the row alone
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cache_write_1h_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    audio_input_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cached_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,4 +1,5 @@
-"""price history: a row per price a model had or will have; each log row points at the row that priced it
+"""price history: a row per price a model had or will have; each log row points at the row that priced it and
+keeps every usage field its cost was computed from
 
 Every model with prices gets one row now, at its current price_version, effective from the beginning of time (so
 old log rows, priced by it or an earlier version, stay explainable by version).
@@ -36,6 +37,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_price_rows_slug'), 'price_rows', ['slug'], unique=False)
     with op.batch_alter_table('request_logs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('price_id', sa.Integer(), nullable=True))
+        for column in ('cache_write_tokens', 'cache_write_1h_tokens', 'audio_input_tokens'):
+            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=True))
     op.execute("INSERT INTO price_rows (slug, effective_from, version, input_per_mtok, output_per_mtok, "
                "cached_input_per_mtok, cache_write_per_mtok, created_at) "
                "SELECT slug, '1970-01-01 00:00:00', price_version, input_per_mtok, output_per_mtok, "
@@ -45,6 +48,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('request_logs', schema=None) as batch_op:
-        batch_op.drop_column('price_id')
+        for column in ('audio_input_tokens', 'cache_write_1h_tokens', 'cache_write_tokens', 'price_id'):
+            batch_op.drop_column(column)
     op.drop_index(op.f('ix_price_rows_slug'), table_name='price_rows')
     op.drop_table('price_rows')
