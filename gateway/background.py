@@ -66,8 +66,12 @@ class BatchWriter:
             native_sleep(self._interval)
             try:
                 self.flush()
+                self.after_flush()
             except Exception:  # noqa: BLE001 - the writer must outlive any one failure
                 logging.getLogger(f"switchyard.{self.thread_name}").exception("%s flush failed", self.thread_name)
+
+    def after_flush(self) -> None:
+        """Called in the writer's thread after each beat's flush."""
 
     def _take(self) -> list:
         import queue

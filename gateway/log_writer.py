@@ -130,7 +130,8 @@ class LogWriter(BatchWriter):
         self._engine = engine
         self._spill_path = os.path.join(spill_dir, "unwritten-logs.jsonl")
 
-    def _write(self, rows: list[dict]) -> None:
+    def _write(self, rows: list[dict]) -> bool:
+        """Insert the rows (True), or spill them to disk after the retries (False)."""
         logs = [{k: v for k, v in r.items() if k not in _NOT_COLUMNS} for r in rows]
         attempts = [a for r in rows for a in r.get("attempt_rows", ())]
         counts, rollups = _day_counts(rows), _rollups(rows)
@@ -141,7 +142,7 @@ class LogWriter(BatchWriter):
                     if attempts:
                         conn.execute(_ATTEMPT_INSERT, attempts)
                     _add_counts(conn, counts, rollups)
-                return
+                return True
             except Exception:  # noqa: BLE001 - retried, then spilled to disk
                 if delay is None:
                     break
@@ -152,20 +153,43 @@ class LogWriter(BatchWriter):
         with open(self._spill_path, "a") as f:
             for r in rows:
                 f.write(json.dumps(r, default=str) + "\n")
+        return False
 
     @property
     def spill_path(self) -> str:
         return self._spill_path
 
+    REPLAY_EVERY_S = 5.0
+    on_replayed = None              # called with the number of rows replayed (the metrics counter)
+    _last_replay = 0.0
+
+    def after_flush(self) -> None:
+        """Spilled rows go back in by themselves once the database takes rows again: tried every REPLAY_EVERY_S."""
+        import time
+        now = time.monotonic()
+        if now - self._last_replay < self.REPLAY_EVERY_S or not os.path.exists(self._spill_path):
+            return
+        self._last_replay = now
+        count = self.replay_spill()
+        if count:
+            log.info("replayed %d spilled log rows", count)
+            if self.on_replayed is not None:
+                self.on_replayed(count)
+
     def replay_spill(self) -> int:
-        """Insert the rows spilled to disk earlier (after the database came back); returns how many."""
-        if not os.path.exists(self._spill_path):
+        """Insert the rows spilled to disk earlier (after the database came back); returns how many. The file is
+        claimed under a name of this process's own, so two workers never replay (or lose) the same rows."""
+        claimed = f"{self._spill_path}.replaying.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            os.replace(self._spill_path, claimed)  # rows spilled meanwhile go to a fresh file
+        except FileNotFoundError:                  # nothing spilled, or another worker claimed it first
             return 0
-        claimed = self._spill_path + ".replaying"
-        os.replace(self._spill_path, claimed)      # rows spilled meanwhile go to a fresh file
         with open(claimed) as f:
             rows = [_revive(json.loads(line)) for line in f if line.strip()]
+        written = 0
         for i in range(0, len(rows), self._batch):
-            self._write(rows[i:i + self._batch])   # a failure here spills them again: still not lost
+            batch = rows[i:i + self._batch]
+            if self._write(batch):                 # a failure here spills them again: still not lost
+                written += len(batch)
         os.remove(claimed)
-        return len(rows)
+        return written

@@ -155,3 +155,18 @@ def resolve(model: str, snap: Snapshot, default_timeout_ms: int = 30000, default
             f"The model '{model}' is not supported: name an alias, 'provider/model' for a configured provider, "
             f"or a known model id.", param="model")
     return RoutePlan(model, None, (target,), default_retries, timeout_s)
+
+
+def unpriced_routed(snap: Snapshot) -> list[str]:
+    """The models enabled routes name that have no price now (served and logged unpriced, never at $0)."""
+    out = set()
+    now = time.time()
+    for route in snap.routes.values():
+        if not route.enabled:
+            continue
+        for t in route.targets:
+            base, _ = split_effort(t.model)
+            model = snap.models.get(base)
+            if model is None or model.price_at(now) is None or model.price_at(now).input is None:
+                out.add(base)
+    return sorted(out)

@@ -23,6 +23,7 @@ from gateway.limits import default_rate, make_limiter
 from gateway.log_writer import LogWriter
 from gateway.pipeline import Pipeline
 from gateway.redis_client import make_redis
+from gateway.routing import unpriced_routed
 from gateway.response_service import ResponsesService
 from gateway.response_store import ResponseStore
 from gateway.streaming import StreamTimings
@@ -51,6 +52,7 @@ class Services:
     responses: ResponsesService
     _background: bool = False               # the background refresh is running (started once per process)
     _last_load_try: float = -1e9
+    _unpriced_warned: bool = False
     limiter: Limiter | None = None           # per-key request rates, bound to this app in create_app
     access_log: AccessLog | None = None     # SWITCHYARD_ACCESS_LOG=json: one JSON line per request on stdout
 
@@ -111,10 +113,12 @@ class Services:
             return
         if not self._background:
             self._background = True
+            self.log_writer.on_replayed = self.metrics.replayed.inc
             self.keys.start_watch()
             self.catalog.also_refresh.append(self.responses.store.purge)
             self.catalog.start()
         if self.catalog.loaded:
+            self._warn_unpriced()
             return
         not_loaded = "The gateway has not loaded its catalog yet: the database is not reachable."
         now = time.monotonic()
@@ -122,10 +126,21 @@ class Services:
             raise Unavailable(not_loaded)
         self._last_load_try = now
         try:
-            self.catalog.refresh()               # last: `loaded` (and so `started`) only once both have worked
+            self.catalog.refresh()               # last: `loaded` (and so `started`) only once it has worked
         except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
             log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
             raise Unavailable(not_loaded) from e
+        self._warn_unpriced()
+
+    def _warn_unpriced(self) -> None:
+        """Once per process, when the catalog first loaded: which routed models have no price."""
+        if self._unpriced_warned:
+            return
+        self._unpriced_warned = True
+        unpriced = unpriced_routed(self.catalog.snapshot)
+        if unpriced:
+            log.warning("routes name models without a price (served, and logged with cost null, never $0): %s",
+                        ", ".join(unpriced))
 
     def shutdown(self) -> None:
         self.catalog.stop()

@@ -83,8 +83,12 @@ class SpillCounter:
         self._lock = threading.Lock()
 
     def count(self) -> int:
+        import glob
         with self._lock:
-            return self._count(self.path) + self._count(self.path + ".replaying")
+            claimed = glob.glob(glob.escape(self.path) + ".replaying*")     # one per worker replaying now
+            for gone in set(self._seen) - {self.path, *claimed}:
+                self._seen.pop(gone, None)
+            return self._count(self.path) + sum(self._count(p) for p in claimed)
 
     def _count(self, path: str) -> int:
         try:
@@ -141,6 +145,8 @@ class Metrics:
                             ["provider", "model"], registry=r)
         self.unpriced = Counter("switchyard_unpriced_requests_total", "Answers without a price or without usage",
                                 ["provider", "model"], registry=r)
+        self.replayed = Counter("switchyard_log_rows_replayed_total", "Spilled log rows written back once the "
+                                "database took rows again", registry=r)
         # gauges: summed over the live workers (a dead worker's values go with it)
         self.in_flight = Gauge("switchyard_requests_in_flight", "Requests started and not finished (streams: "
                                "until their last byte)", registry=r, multiprocess_mode="livesum")

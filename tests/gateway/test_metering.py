@@ -71,3 +71,41 @@ def test_log_rows_that_cannot_be_inserted_are_spilled_not_lost(tmp_path, monkeyp
     assert (log.request_id, log.cost_usd, attempt.target) == ("req_spill", Decimal("0.5"), "openai/x")
     assert not (tmp_path / "unwritten-logs.jsonl").exists()
     assert log.created_at == datetime(2026, 11, 1, 12, 0, 0)
+
+
+def test_spilled_rows_go_back_by_themselves_once_the_database_takes_rows_again_into_the_rollups_too(tmp_path,
+                                                                                                    monkeypatch):
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, func, select
+
+    import gateway.log_writer as metering
+    from gateway import db
+    from gateway.log_writer import LogWriter
+    from models import RequestLog, UsageRollup
+    monkeypatch.setattr(metering, "native_sleep", lambda s: None)
+    url = f"sqlite:///{tmp_path / 'later.db'}"
+    writer = LogWriter(create_engine(url), str(tmp_path), flush_interval_s=60)
+    replayed = []
+    writer.on_replayed = replayed.append
+    for i in range(3):
+        writer._q.put({"request_id": f"req_back_{i}", "endpoint": "chat.completions", "status": 200, "attempts": 1,
+                       "key_id": 9, "requested_model": "openai/x", "provider": "openai",
+                       "created_at": datetime(2026, 11, 1, 12, 0, i), "fallback_used": False, "usage_known": True,
+                       "stream": False, "cost_usd": Decimal("0.25"), "prompt_tokens": 10, "completion_tokens": 2,
+                       "quota_counted": True})
+    writer.flush()                                                      # no schema yet: all three spilled
+    writer.after_flush()
+    assert replayed == [] or replayed == [0]
+    db.upgrade(url)                                                     # the database is back
+    writer._last_replay = 0.0
+    writer.after_flush()                                                # the writer's next beat
+    assert replayed == [3]
+    writer._last_replay = 0.0
+    writer.after_flush()                                                # nothing twice
+    assert replayed == [3]
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(RequestLog)) == 3
+        rolled = conn.execute(select(UsageRollup.requests, UsageRollup.cost_usd)).one()
+    assert rolled[0] == 3 and Decimal(str(rolled[1])) == Decimal("0.75")

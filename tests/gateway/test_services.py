@@ -33,3 +33,27 @@ def test_a_worker_booted_before_its_database_was_ready_recovers_by_itself(tmp_pa
         assert client.get("/readyz").status_code == 200
     finally:
         svc.shutdown()
+
+
+def test_startup_warns_of_routed_models_without_a_price(tmp_path, caplog):
+    import logging
+
+    from gateway import config_file
+    url = f"sqlite:///{tmp_path / 'unpriced.db'}"
+    db.upgrade(url)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
+                      "CATALOG_REFRESH_S": 0, "SECRET_KEY": None})
+    svc = app.extensions["switchyard"]
+    with svc.sessionmaker() as s, s.begin():
+        config_file.apply(s, config_file.parse(
+            "providers:\n  - {name: local, type: openai, base_url: 'http://127.0.0.1:9/v1', api_key: x}\n"
+            "models:\n  - {id: local/priced, input_per_mtok: 1, output_per_mtok: 1}\n"
+            "routes:\n  - {alias: mix, targets: [local/priced, local/free, 'local/free:high']}\n"), svc.box)
+    try:
+        with caplog.at_level(logging.WARNING, logger="switchyard.services"):
+            svc.start()
+        warnings = [r.getMessage() for r in caplog.records if "without a price" in r.getMessage()]
+        assert warnings == ["routes name models without a price (served, and logged with cost null, never $0): "
+                            "local/free"]
+    finally:
+        svc.shutdown()

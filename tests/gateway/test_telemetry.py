@@ -125,10 +125,10 @@ def test_spilled_rows_are_counted_as_appended_and_start_over_when_a_replay_claim
     with open(path, "ab") as f:
         f.write(b'}\n')
     assert counter.count() == 4
-    os.replace(path, str(path) + ".replaying")          # replay claimed them: not in the database yet
+    os.replace(path, str(path) + ".replaying.123.ab")   # replay claimed them: not in the database yet
     path.write_bytes(b'{"b": 1}\n')
     assert counter.count() == 5
-    os.remove(str(path) + ".replaying")                 # replayed
+    os.remove(str(path) + ".replaying.123.ab")          # replayed
     assert counter.count() == 1
 
 
