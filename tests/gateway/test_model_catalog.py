@@ -199,3 +199,34 @@ def test_importing_twice_into_a_fresh_database_changes_nothing(tmp_path, catalog
             assert retired.retired and retired.replacement == "openai/gpt-6.1-terra"
     finally:
         engine.dispose()
+
+
+def test_the_catalogs_tiers_and_windows_price_as_their_comments_say(tmp_path, catalog):
+    """Gemini 2.5 Pro above 200k prompt tokens, DeepSeek's off-peak half price (peak: 01-04 and 06-10 UTC on
+    weekdays), xAI's long-context rates: read back from the imported price rows and priced by hand."""
+    from datetime import datetime, timezone
+
+    from gateway.prices import history
+    from gateway.pricing import cost_of
+    from gateway.values import Usage
+    url = f"sqlite:///{tmp_path / 'rules.db'}"
+    db.upgrade(url)
+    sessionmaker = db.make_sessionmaker(db.make_engine(url))
+    with sessionmaker() as s:
+        config_file.apply(s, catalog, SecretBox(Fernet.generate_key()))
+        s.commit()
+        prices = {slug: p[-1] for slug, p in history(s, {"gemini/gemini-2.5-pro", "deepseek/deepseek-flash",
+                                                         "xai/grok-4.7"}).items()}
+
+    def at(*args):
+        return datetime(*args, tzinfo=timezone.utc).timestamp()
+    big = Usage(prompt_tokens=250_000, completion_tokens=1000)
+    assert cost_of(big, prices["gemini/gemini-2.5-pro"]) == (250_000 * Decimal("2.5") + 1000 * 15) / 10**6
+    assert cost_of(big, prices["xai/grok-4.7"]) == (250_000 * 4 + 1000 * 12) / Decimal(10**6)
+    u = Usage(prompt_tokens=1000, completion_tokens=1000)
+    flash = prices["deepseek/deepseek-flash"]
+    peak = (1000 * Decimal("0.3") + 1000 * Decimal("1.2")) / 10**6
+    assert cost_of(u, flash, at(2026, 11, 30, 2, 30)) == peak           # Monday 02:30: peak
+    assert cost_of(u, flash, at(2026, 11, 30, 8, 0)) == peak            # Monday 08:00: peak
+    for off in (at(2026, 11, 30, 4, 30), at(2026, 11, 30, 12, 0), at(2026, 11, 30, 0, 30), at(2026, 12, 5, 2, 30)):
+        assert cost_of(u, flash, off) == peak / 2                         # off-peak (the last: a Saturday)
