@@ -67,3 +67,39 @@ def test_a_scheduled_price_takes_effect_at_its_time_and_imports_are_idempotent(l
     with pytest.raises(config_file.ConfigFileError, match="a price is never edited"):
         with services.sessionmaker() as s, s.begin():
             config_file.apply(s, config_file.parse(changed), services.box)
+
+
+def _stream(live, api_key, model: str) -> str:
+    with requests.post(f"{live.url}/v1/chat/completions", stream=True, timeout=20,
+                       headers={"Authorization": f"Bearer {api_key}"},
+                       json={"model": model, "messages": [{"role": "user", "content": "Hello"}], "stream": True}) as r:
+        assert r.status_code == 200
+        b"".join(r.iter_content(None))
+        return r.headers["x-request-id"]
+
+
+def test_streamed_usage_is_priced_from_each_providers_own_fields(live, api_key, services, double):
+    """Anthropic's 1-hour cache writes and Gemini's audio prompt, streamed, priced by hand."""
+    from tests.support.double_anthropic import anthropic_stream, message
+    _import(services, "models:\n  - id: anthropic/claude-sonnet-4-5\n    upstream: claude-sonnet-4-5\n"
+                      "    input_per_mtok: 3\n    output_per_mtok: 15\n    cached_input_per_mtok: 0.3\n"
+                      "    cache_write_per_mtok: 3.75\n    cache_write_1h_per_mtok: 6\n"
+                      "  - id: gemini/gemini-2.5-flash\n    upstream: gemini-2.5-flash\n    input_per_mtok: 0.3\n"
+                      "    output_per_mtok: 2.5\n    audio_input_per_mtok: 1\n")
+    msg = message("claude-sonnet-4-5", [{"type": "text", "text": "Cached hello."}], input_tokens=100,
+                  output_tokens=50, cache_read=2000, cache_write=3000)
+    msg["usage"]["cache_creation"] = {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}
+    double.enqueue("claude-sonnet-4-5", {"stream": anthropic_stream(msg)})
+    row = log_row(services, _stream(live, api_key, "anthropic/claude-sonnet-4-5"), wait_s=5)
+    assert row.cost_usd == Decimal("0.0174") and row.cache_write_1h_tokens == 2000     # test_pricing's figures
+    chunk = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Heard."}]}, "finishReason": "STOP",
+                             "index": 0}],
+             "usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 100, "thoughtsTokenCount": 50,
+                               "totalTokenCount": 1150,
+                               "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 700},
+                                                       {"modality": "AUDIO", "tokenCount": 300}]},
+             "modelVersion": "gemini-2.5-flash"}
+    import json
+    double.enqueue("gemini-2.5-flash", {"stream": [b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n"]})
+    row = log_row(services, _stream(live, api_key, "gemini/gemini-2.5-flash"), wait_s=5)
+    assert row.cost_usd == Decimal("0.000885") and row.audio_input_tokens == 300
