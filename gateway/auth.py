@@ -109,7 +109,7 @@ class KeyCache:
             return
         if version != self._version:
             self._version = version
-            self._cache.clear()
+            self._expire_all()
 
     def lookup(self, secret: str) -> KeyRecord:
         digest = hash_key(secret)
@@ -119,7 +119,14 @@ class KeyCache:
         if hit is not None and hit[1] > now:
             record = hit[0]
         else:
-            record = self._load(digest)
+            try:
+                record = self._load(digest)
+            except Exception as e:  # noqa: BLE001 - the database is unreachable
+                if hit is not None and hit[0] is not None:
+                    record = hit[0]                   # served as last known until the database answers again
+                    hit[0].check_time(datetime.now(timezone.utc).replace(tzinfo=None))
+                    return record
+                raise exc.Unavailable("The gateway cannot check this key: its database is not reachable.") from e
             if len(self._cache) >= self.MAX_ENTRIES:
                 self._cache.clear()               # bounded: a flood of made-up keys cannot grow it forever
             self._cache[digest] = (record, now + (self._ttl if record else self._neg_ttl))
@@ -150,7 +157,7 @@ class KeyCache:
                 try:
                     mark = self._change_mark()
                     if self._mark is not None and mark != self._mark:
-                        self._cache.clear()
+                        self._expire_all()
                     self._mark = mark
                 except Exception:  # noqa: BLE001 - the TTL still bounds staleness
                     pass
@@ -166,9 +173,13 @@ class KeyCache:
         with self._sessionmaker() as s:
             return (s.scalar(select(func.max(ApiKey.updated_at))), s.scalar(select(func.max(Team.updated_at))))
 
+    def _expire_all(self) -> None:
+        """Every entry is looked up again on its next use; a known key stays usable if the database is down then."""
+        self._cache = {digest: (record, 0.0) for digest, (record, _) in self._cache.items() if record is not None}
+
     def invalidate(self) -> None:
         """Keys changed: forget them here, and (with Redis) tell every other worker."""
-        self._cache.clear()
+        self._expire_all()
         if self._redis is not None:
             try:
                 self._redis.incr(self._version_key)

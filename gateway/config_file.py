@@ -92,7 +92,8 @@ def apply(session, config: dict, box: SecretBox) -> dict[str, int]:
         row = session.scalar(select(ModelPrice).where(ModelPrice.slug == slug))
         if row is None:
             row = ModelPrice(slug=slug)
-        row.set_prices(m)
+        if row.price_version is None:
+            row.price_version = 1
         session.flush()
         try:
             record_prices(session, row, m, m.get("prices") or [], now)

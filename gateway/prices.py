@@ -1,7 +1,8 @@
 """The price history as the config import and the admin panel change it, and as the catalog reads it.
 
-`record_prices(session, model, flat, dated, now)`: the flat rates of a model entry (or an admin edit) become a
-new row effective now when they differ from the row in force; each dated entry becomes a row effective from its
+`record_prices(session, model, flat, dated, now)`: the flat rates of a model entry are a dated row effective from
+its `prices_as_of` date when it has one (so a later scheduled row is never undone by importing the file again);
+without one (and for an admin edit) they become a new row effective now when they differ from the row in force; each dated entry becomes a row effective from its
 date unless an identical one exists (importing a file twice changes nothing); a different price on a date that
 already has one is refused (a price is never edited, it is followed by a new one). The model's own price columns
 keep the price in force, for the lists that show it. `price_of(row)` turns a row into the Price value the
@@ -53,6 +54,14 @@ def _same(row: PriceRow, rates: dict, rules: str | None) -> bool:
     return all(_dec(getattr(row, c)) == rates[c] for c in RATE_COLUMNS) and (row.rules or None) == rules
 
 
+def _as_of(value) -> datetime | None:
+    """A prices_as_of date (YYYY-MM-DD) as the start of that UTC day; None when absent or not a date."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d") if value else None
+    except ValueError:
+        return None
+
+
 def _utc_naive(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
 
@@ -72,14 +81,18 @@ def record_prices(session, model: ModelPrice, flat: dict | None, dated: list[dic
         session.add(row)
         rows.append(row)
         rows.sort(key=lambda r: r.effective_from)
-    for entry in dated:
+    as_of = _as_of(flat.get("prices_as_of")) if flat is not None else None
+    if flat is not None and as_of is not None and any(flat.get(c) is not None for c in RATE_COLUMNS):
+        dated = [*dated, {**flat, "effective_from": as_of}]
+        flat = None
+    for entry in sorted(dated, key=lambda e: _utc_naive(e["effective_from"])):   # versions follow time
         when = _utc_naive(entry["effective_from"])
         rates, rules = _rates(entry), rules_json(entry)
         same_time = [r for r in rows if r.effective_from == when]
         if same_time:
             if not _same(same_time[0], rates, rules):
                 raise PriceError(f"{model.slug}: a different price effective from {when:%Y-%m-%d %H:%M} exists; "
-                                 f"a price is never edited: give the new one a later effective_from.")
+                                 f"a price is never edited: give the new one a later effective_from (or prices_as_of).")
             continue
         add(when, rates, rules)
     if flat is not None and any(flat.get(c) is not None for c in RATE_COLUMNS):
@@ -91,8 +104,10 @@ def record_prices(session, model: ModelPrice, flat: dict | None, dated: list[dic
     if in_force:
         latest = in_force[-1]
         for c in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok"):
-            setattr(model, c, getattr(latest, c))
-        model.price_version = latest.version
+            if _dec(getattr(model, c)) != _dec(getattr(latest, c)):     # touched only when it changed
+                setattr(model, c, getattr(latest, c))
+        if model.price_version != latest.version:
+            model.price_version = latest.version
     return added
 
 

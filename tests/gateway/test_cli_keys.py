@@ -77,3 +77,25 @@ def test_mistakes_are_one_line_naming_them(app):
     _run(app, "teams", "create", "--name", name)
     dup = app.test_cli_runner().invoke(args=["teams", "create", "--name", name])
     assert dup.exit_code == 1 and "exists" in dup.output
+
+
+def test_a_known_key_is_served_while_the_database_is_down_and_an_unknown_one_is_a_503(services):
+    import pytest
+
+    from gateway import exceptions as exc
+    from gateway.auth import KeyCache
+    from gateway.keys import create_key
+    _, secret = create_key(services.sessionmaker, "through-an-outage")
+    up = {"yes": True}
+
+    def sessions():
+        if not up["yes"]:
+            raise ConnectionError("database down")
+        return services.sessionmaker()
+    cache = KeyCache(sessions, ttl_s=30)
+    known = cache.lookup(secret)
+    cache.invalidate()                                   # a change elsewhere: looked up again on next use
+    up["yes"] = False
+    assert cache.lookup(secret) == known                 # the last known record, not a 500
+    with pytest.raises(exc.Unavailable):
+        cache.lookup("sk-sy-never-seen")

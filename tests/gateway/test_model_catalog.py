@@ -182,13 +182,23 @@ def test_importing_twice_into_a_fresh_database_changes_nothing(tmp_path, catalog
             assert counts == {"providers": 0, "models": len(catalog["models"]), "routes": 0}
             first = _rows(s)
             assert s.scalar(select(func.count()).select_from(ModelPrice)) == len(catalog["models"])
-            assert {r.price_version for r in s.scalars(select(ModelPrice))} == {1}
+            from datetime import datetime
+            from models import PriceRow
+            in_force = dict(s.execute(select(PriceRow.slug, func.count()).where(
+                PriceRow.effective_from <= datetime.utcnow()).group_by(PriceRow.slug)).all())
+            assert all(r.price_version == in_force[r.slug] for r in s.scalars(select(ModelPrice))
+                       if r.input_per_mtok is not None)       # 1, or 2 where a dated price took over
 
         with sessionmaker() as s:
             config_file.apply(s, config_file.parse(open(CATALOG, encoding="utf-8").read()), box)
             s.commit()
             assert s.scalar(select(func.count()).select_from(ModelPrice)) == len(catalog["models"])
-            assert {r.price_version for r in s.scalars(select(ModelPrice))} == {1}
+            from datetime import datetime
+            from models import PriceRow
+            in_force = dict(s.execute(select(PriceRow.slug, func.count()).where(
+                PriceRow.effective_from <= datetime.utcnow()).group_by(PriceRow.slug)).all())
+            assert all(r.price_version == in_force[r.slug] for r in s.scalars(select(ModelPrice))
+                       if r.input_per_mtok is not None)       # 1, or 2 where a dated price took over
             assert _rows(s) == first
 
         with sessionmaker() as s:   # what was stored is what the file says
@@ -230,3 +240,28 @@ def test_the_catalogs_tiers_and_windows_price_as_their_comments_say(tmp_path, ca
     assert cost_of(u, flash, at(2026, 11, 30, 8, 0)) == peak            # Monday 08:00: peak
     for off in (at(2026, 11, 30, 4, 30), at(2026, 11, 30, 12, 0), at(2026, 11, 30, 0, 30), at(2026, 12, 5, 2, 30)):
         assert cost_of(u, flash, off) == peak / 2                         # off-peak (the last: a Saturday)
+
+
+def test_promotional_prices_end_on_their_date_and_a_later_import_does_not_undo_it(tmp_path, catalog):
+    from datetime import datetime, timezone
+
+    from gateway.catalog import ModelConf
+    from gateway.prices import history
+    url = f"sqlite:///{tmp_path / 'promo.db'}"
+    db.upgrade(url)
+    sessionmaker = db.make_sessionmaker(db.make_engine(url))
+    box = SecretBox(Fernet.generate_key())
+    for _ in range(2):                                   # the second import changes nothing
+        with sessionmaker() as s:
+            config_file.apply(s, catalog, box)
+            s.commit()
+    with sessionmaker() as s:
+        rows = history(s, {"gemini/gemini-3.8-flash", "gemini/gemini-4-argon"})
+    flash = ModelConf("gemini/gemini-3.8-flash", "gemini", "x", None, prices=rows["gemini/gemini-3.8-flash"])
+    argon = ModelConf("gemini/gemini-4-argon", "gemini", "x", None, prices=rows["gemini/gemini-4-argon"])
+    dec = datetime(2026, 12, 15, tzinfo=timezone.utc).timestamp()
+    jan = datetime(2027, 1, 2, tzinfo=timezone.utc).timestamp()
+    nov = datetime(2026, 11, 25, tzinfo=timezone.utc).timestamp()
+    assert (flash.price_at(dec).input, flash.price_at(jan).input) == (Decimal("0.75"), Decimal("1.5"))
+    assert (argon.price_at(nov).input, argon.price_at(dec).input) == (Decimal("2"), Decimal("4"))
+    assert len(rows["gemini/gemini-3.8-flash"]) == 2
