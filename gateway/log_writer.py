@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from datetime import date, datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from gateway.background import BatchWriter, native_sleep
 
@@ -176,16 +176,53 @@ class LogWriter(BatchWriter):
             if self.on_replayed is not None:
                 self.on_replayed(count)
 
+    def _claim(self) -> list[str]:
+        """The spill file, and any file a worker that died mid-replay left behind, renamed to names of this
+        process's own, so two workers never replay (or lose) the same rows."""
+        import glob
+        mine = []
+        for path in [self._spill_path, *glob.glob(glob.escape(self._spill_path) + ".replaying.*")]:
+            if path != self._spill_path:
+                try:
+                    os.kill(int(path.rsplit(".", 2)[1]), 0)
+                    continue                        # its worker is alive and replaying it
+                except (ProcessLookupError, ValueError):
+                    pass
+                except PermissionError:
+                    continue
+            claimed = f"{self._spill_path}.replaying.{os.getpid()}.{os.urandom(4).hex()}"
+            try:
+                os.replace(path, claimed)           # rows spilled meanwhile go to a fresh file
+            except FileNotFoundError:               # another worker claimed it first
+                continue
+            mine.append(claimed)
+        return mine
+
+    def _not_written(self, rows: list[dict]) -> list[dict]:
+        """Rows whose request id is not in the table yet: a batch that was committed but reported as failed
+        (the connection dropped on the way back) is not written twice."""
+        ids = [r["request_id"] for r in rows]
+        present = set()
+        with self._engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                present |= set(conn.scalars(select(RequestLog.request_id)
+                                            .where(RequestLog.request_id.in_(ids[i:i + 500]))))
+        return [r for r in rows if r["request_id"] not in present]
+
     def replay_spill(self) -> int:
-        """Insert the rows spilled to disk earlier (after the database came back); returns how many. The file is
-        claimed under a name of this process's own, so two workers never replay (or lose) the same rows."""
-        claimed = f"{self._spill_path}.replaying.{os.getpid()}.{os.urandom(4).hex()}"
-        try:
-            os.replace(self._spill_path, claimed)  # rows spilled meanwhile go to a fresh file
-        except FileNotFoundError:                  # nothing spilled, or another worker claimed it first
-            return 0
+        """Insert the rows spilled to disk earlier (after the database came back), each once; returns how many."""
+        written = 0
+        for claimed in self._claim():
+            written += self._replay(claimed)
+        return written
+
+    def _replay(self, claimed: str) -> int:
         with open(claimed) as f:
             rows = [_revive(json.loads(line)) for line in f if line.strip()]
+        try:
+            rows = self._not_written(rows)
+        except Exception:  # noqa: BLE001 - the database is not back: the batches below spill them again
+            pass
         written = 0
         for i in range(0, len(rows), self._batch):
             batch = rows[i:i + self._batch]

@@ -109,3 +109,35 @@ def test_spilled_rows_go_back_by_themselves_once_the_database_takes_rows_again_i
         assert conn.scalar(select(func.count()).select_from(RequestLog)) == 3
         rolled = conn.execute(select(UsageRollup.requests, UsageRollup.cost_usd)).one()
     assert rolled[0] == 3 and Decimal(str(rolled[1])) == Decimal("0.75")
+
+
+def test_a_replay_writes_each_row_once_and_takes_over_what_a_dead_worker_left(tmp_path, monkeypatch):
+    import json
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, func, select
+
+    import gateway.log_writer as metering
+    from gateway import db
+    from gateway.log_writer import LogWriter
+    from models import RequestLog
+    monkeypatch.setattr(metering, "native_sleep", lambda s: None)
+    url = f"sqlite:///{tmp_path / 'once.db'}"
+    db.upgrade(url)
+    writer = LogWriter(create_engine(url), str(tmp_path), flush_interval_s=60)
+
+    def row(i):
+        return {"request_id": f"req_once_{i}", "endpoint": "chat.completions", "status": 200, "attempts": 1,
+                "created_at": datetime(2026, 11, 1, 12, 0, i).isoformat(), "fallback_used": False,
+                "usage_known": False, "stream": False}
+    writer._q.put({**row(0), "created_at": datetime(2026, 11, 1, 12, 0, 0)})
+    writer.flush()                                        # req_once_0 is in the table already
+    spill = tmp_path / "unwritten-logs.jsonl"
+    spill.write_text(json.dumps(row(0)) + "\n" + json.dumps(row(1)) + "\n")   # committed, yet spilled too
+    (tmp_path / "unwritten-logs.jsonl.replaying.999999999.ab").write_text(json.dumps(row(2)) + "\n")  # dead worker
+    assert writer.replay_spill() == 2
+    with create_engine(url).connect() as conn:
+        ids = sorted(conn.scalars(select(RequestLog.request_id)))
+        assert conn.scalar(select(func.count()).select_from(RequestLog)) == 3
+    assert ids == ["req_once_0", "req_once_1", "req_once_2"]
+    assert not list(tmp_path.glob("unwritten-logs.jsonl*"))
