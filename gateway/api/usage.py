@@ -9,19 +9,20 @@ from gateway.services import services
 bp = Blueprint("usage", __name__)
 
 
-@bp.get("/v1/usage")
-def rows():
+def _answer(query):
+    """Whose usage and which days (the same parameters on both), then `query(session, scope, from, to)`."""
     key = authenticate()
     scope = usage.scope_of(key, request.args)
     start, to = usage.date_range(request.args)
     with services().sessionmaker() as s:
-        return json_response(usage.rows(s, scope, start, to, request.args))
+        return json_response(query(s, scope, start, to))
+
+
+@bp.get("/v1/usage")
+def rows():
+    return _answer(lambda s, scope, start, to: usage.rows(s, scope, start, to, request.args))
 
 
 @bp.get("/v1/usage/summary")
 def summary():
-    key = authenticate()
-    scope = usage.scope_of(key, request.args)
-    start, to = usage.date_range(request.args)
-    with services().sessionmaker() as s:
-        return json_response(usage.summary(s, scope, start, to, request.args.get("group_by")))
+    return _answer(lambda s, scope, start, to: usage.summary(s, scope, start, to, request.args.get("group_by")))
