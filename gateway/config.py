@@ -40,6 +40,7 @@ class Settings:
     METRICS_TOKEN: str | None = _setting(None, "SWITCHYARD_METRICS_TOKEN")      # set: /metrics needs the bearer
     READY_MAX_LOG_BACKLOG: int = _setting(10000, "SWITCHYARD_READY_MAX_LOG_BACKLOG")  # queued rows /readyz allows
     RESPONSE_RETENTION_DAYS: int = _setting(30, "SWITCHYARD_RESPONSE_RETENTION_DAYS")  # stored /v1/responses
+    ADMIN_SECURE_COOKIES: bool = _setting(False, "SWITCHYARD_ADMIN_SECURE_COOKIES")  # admin cookie only over HTTPS
     TESTING: bool = False
 
     @classmethod
@@ -52,6 +53,12 @@ class Settings:
             if raw in (None, ""):
                 continue
             kind = type(f.default) if f.default is not None else str
+            if kind is bool:
+                flag = raw.strip().lower()
+                if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                    raise ValueError(f"{env} is true or false (1/0, yes/no, on/off); got {raw!r}.")
+                setattr(s, f.name, flag in ("1", "true", "yes", "on"))
+                continue
             try:
                 setattr(s, f.name, kind(raw))
             except ValueError:

@@ -52,3 +52,44 @@ def init_admin(app: Flask) -> None:
     admin.add_view(RouteView(Route, db, name="Routes", endpoint="admin_routes", url="routes"))
     admin.add_view(RequestLogView(RequestLog, db, name="Request logs", endpoint="admin_logs", url="logs"))
     app.extensions["switchyard_admin"] = admin
+    _harden(app, svc.settings.ADMIN_SECURE_COOKIES)
+
+
+# Admin pages may not be framed, run only our own scripts and styles (Flask-Admin's inline ones included), and leak
+# no URL to other sites.
+ADMIN_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; "
+                               "base-uri 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _is_admin(path: str) -> bool:
+    return path == URL or path.startswith(URL + "/")
+
+
+def _harden(app: Flask, secure_cookies: bool) -> None:
+    """Security headers on every admin answer; the session cookie `Secure` when asked; an unknown /admin/... URL
+    is an admin error page, not the API's JSON."""
+    from flask import request
+
+    from gateway.admin.login import _error_page
+    from gateway.errors import error_response, to_gateway_error
+    app.config["SESSION_COOKIE_SECURE"] = bool(secure_cookies)
+
+    @app.after_request
+    def _admin_headers(response):
+        if _is_admin(request.path):
+            for name, value in ADMIN_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
+    def _unrouted(e):
+        if _is_admin(request.path):
+            return _error_page(e)
+        return error_response(to_gateway_error(e))
+    app.register_error_handler(404, _unrouted)
+    app.register_error_handler(405, _unrouted)

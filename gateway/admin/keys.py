@@ -36,7 +36,7 @@ def _fmt_state(view, context, model, name):
 
 class KeyView(AdminModelView):
     can_delete = False                 # a key's log rows keep pointing at it: revoke instead
-    column_list = ("id", "name", "prefix", "state", "enabled", "rpm_limit", "budget_usd", "allowed_models",
+    column_list = ("id", "name", "prefix", "state", "rpm_limit", "budget_usd", "allowed_models",
                    "created_at", "revoked_at")
     column_details_list = column_list
     column_labels = {"name": "Name", "prefix": "Prefix", "rpm_limit": "RPM limit", "budget_usd": "Budget (USD)",

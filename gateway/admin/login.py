@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 from gateway.admin.users import authenticate, session_stamp
 from gateway.limits import SIGN_IN_RATE, sign_in_blocked, sign_in_failed
 from gateway.services import services
-from models import AdminUser, ApiKey, ModelPrice, Provider, RequestLog, Route
+from models import AdminUser, ApiKey, ModelPrice, Route
 
 log = logging.getLogger("switchyard.admin")
 
@@ -121,13 +121,20 @@ class HomeView(AdminGuard, AdminIndexView):
 
     @expose("/")
     def index(self):
+        from datetime import datetime, timezone
+
+        from models import UsageRollup
+        snap = services().catalog.snapshot
         with services().sessionmaker() as s:
             counts = {
                 "api_keys": s.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))),
-                "providers": s.scalar(select(func.count()).select_from(Provider)),
+                # what serves now: configured providers and the built-in ones whose key is in the environment
+                "providers": sum(1 for p in snap.providers.values() if p.enabled and p.api_key),
                 "models": s.scalar(select(func.count()).select_from(ModelPrice)),
                 "routes": s.scalar(select(func.count()).select_from(Route)),
-                "logs": s.scalar(select(func.count()).select_from(RequestLog)),
+                # today's requests from the daily rollups: never a COUNT(*) over the whole request log
+                "logs": s.scalar(select(func.coalesce(func.sum(UsageRollup.requests), 0)).where(
+                    UsageRollup.day == datetime.now(timezone.utc).date())),
             }
         return self.render("switchyard_admin/index.html", counts=counts)
 

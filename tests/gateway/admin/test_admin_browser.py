@@ -177,6 +177,9 @@ def test_request_logs_after_an_api_call(signed_in, live, services, ui_key, doubl
     attempts = _by_css(signed_in, "#attempts-table").text
     assert "openai/gpt-4o-mini" in attempts and "ok" in attempts
     assert signed_in.save_screenshot(str(tmp_path / "request-log-details.png"))
+    signed_in.get(f"{live.url}/admin/")              # the home page under the admin CSP: styled, counted
+    assert "Providers serving" in signed_in.page_source and "Requests today" in signed_in.page_source
+    assert signed_in.save_screenshot(str(tmp_path / "home.png"))
 
 
 def test_without_chromium_the_browser_tests_skip_unless_ci(monkeypatch, tmp_path):

@@ -480,3 +480,56 @@ def test_failed_sign_ins_from_one_address_must_wait(app):
         "username": "nobody", "password": "wrong", "csrf_token": csrf_of(page.text)})
     assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.text
     assert blocked.headers["content-type"].startswith("text/html")
+
+
+def test_admin_pages_send_security_headers_and_unknown_admin_urls_are_admin_pages(admin, app):
+    page = admin.get("/admin/keys/")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    missing = admin.get("/admin/no-such-page/")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "X-Frame-Options" in missing.headers
+    api = app.test_client().get("/v1/no-such-endpoint")
+    assert api.status_code == 404 and api.json["error"]["code"] == "not_found"   # the API keeps its JSON
+    assert "X-Frame-Options" not in api.headers
+
+
+def test_the_session_cookie_is_secure_when_asked(tmp_path):
+    from app import create_app
+    from gateway import db
+    url = f"sqlite:///{tmp_path / 'secure.db'}"
+    db.upgrade(url)
+    secure = create_app({"DATABASE_URL": url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / "i"),
+                         "SECRET_KEY": None, "ADMIN_SECURE_COOKIES": True})
+    assert secure.config["SESSION_COOKIE_SECURE"] is True
+    secure.extensions["switchyard"].shutdown()
+
+
+def test_boolean_settings_are_read_strictly():
+    from gateway.config import Settings
+    assert Settings.from_env({"SWITCHYARD_ADMIN_SECURE_COOKIES": "yes"}).ADMIN_SECURE_COOKIES is True
+    assert Settings.from_env({"SWITCHYARD_ADMIN_SECURE_COOKIES": "0"}).ADMIN_SECURE_COOKIES is False
+    with pytest.raises(ValueError, match="SWITCHYARD_ADMIN_SECURE_COOKIES is true or false"):
+        Settings.from_env({"SWITCHYARD_ADMIN_SECURE_COOKIES": "maybe"})
+
+
+def test_request_id_search_is_exact_or_a_prefix_and_the_home_counts_serving_providers(admin, services, api_key,
+                                                                                      live):
+    import requests as http
+    r = http.post(f"{live.url}/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}",
+                                                                "X-Request-Id": "client-search-12345"},
+                  json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    ours = r.headers["x-request-id"]
+    services.log_writer.flush()
+    from models import RequestLog
+    with services.sessionmaker() as s:
+        our_id = s.scalar(select(RequestLog.request_id).where(RequestLog.client_request_id == "client-search-12345"))
+    for term in (our_id, our_id[:12], "client-search-12", "client-search-12345"):
+        page = admin.get(f"/admin/logs/?search={term}")
+        assert page.status_code == 200 and our_id in page.text, term
+    assert our_id not in admin.get("/admin/logs/?search=search-12345").text       # not a substring scan
+    assert ours == "client-search-12345"
+    home = admin.get("/admin/").text
+    serving = sum(1 for p in services.catalog.snapshot.providers.values() if p.enabled and p.api_key)
+    assert serving >= 4 and "Providers serving" in home
