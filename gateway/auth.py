@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
 
 from gateway import exceptions as exc
 from gateway.background import native_sleep, start_native_thread
@@ -137,8 +136,8 @@ class KeyCache:
 
     def _load(self, digest: str) -> KeyRecord | None:
         with self._sessionmaker() as s:
-            row = s.scalar(select(ApiKey).options(selectinload(ApiKey.team))
-                           .where(or_(ApiKey.key_hash == digest, ApiKey.previous_key_hash == digest)))
+            row = s.scalar(select(ApiKey).where(or_(ApiKey.key_hash == digest,   # the team comes joined
+                                                    ApiKey.previous_key_hash == digest)))
             if row is None or not row.enabled or row.revoked_at is not None:
                 return None
             return key_record(row, rotated_out=row.key_hash != digest)

@@ -1,5 +1,6 @@
 """flask commands: db upgrade, keys create/update/rotate/show/list/revoke, teams, config import/export, admin users,
 bootstrap for `make run`."""
+import functools
 import os
 import sys
 import time as _time
@@ -130,6 +131,7 @@ def _key_options(f):
 
 def _changed(fn):
     """Run a key or team change; a refusal is the CLI's error (no traceback), and every worker hears of it."""
+    @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             result = fn(*args, **kwargs)
@@ -137,7 +139,6 @@ def _changed(fn):
             raise click.ClickException(str(e)) from None
         services().keys.invalidate()
         return result
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper
 
 

@@ -2,9 +2,12 @@
 disk (never dropped) when the database refuses them. In the same transaction it adds each batch's spend and
 request counts to the per-day counters of its keys and teams (models/spend_counter.py), which the limits start
 from, and its usage to the daily rollups (models/usage_rollup.py), which the usage summary reads."""
+import glob
+import importlib
 import json
 import logging
 import os
+import time
 from decimal import Decimal
 
 from datetime import date, datetime
@@ -67,8 +70,7 @@ def _upsert(conn, table, group_cols: tuple, sums_cols: tuple, values: dict) -> N
     """Add `values`' sums to the row of its group: an upsert where the database has one, else update-or-insert."""
     dialect = conn.engine.dialect.name
     if dialect in ("sqlite", "postgresql"):
-        mod = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-        stmt = mod.insert(table).values(**values)
+        stmt = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table).values(**values)
         conn.execute(stmt.on_conflict_do_update(index_elements=list(group_cols), set_={
             c: table.c[c] + stmt.excluded[c] for c in sums_cols}))
         return
@@ -165,7 +167,6 @@ class LogWriter(BatchWriter):
 
     def after_flush(self) -> None:
         """Spilled rows go back in by themselves once the database takes rows again: tried every REPLAY_EVERY_S."""
-        import time
         now = time.monotonic()
         if now - self._last_replay < self.REPLAY_EVERY_S or not os.path.exists(self._spill_path):
             return
@@ -179,7 +180,6 @@ class LogWriter(BatchWriter):
     def _claim(self) -> list[str]:
         """The spill file, and any file a worker that died mid-replay left behind, renamed to names of this
         process's own, so two workers never replay (or lose) the same rows."""
-        import glob
         mine = []
         for path in [self._spill_path, *glob.glob(glob.escape(self._spill_path) + ".replaying.*")]:
             if path != self._spill_path:

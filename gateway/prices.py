@@ -103,7 +103,7 @@ def record_prices(session, model: ModelPrice, flat: dict | None, dated: list[dic
     in_force = [r for r in rows if r.effective_from <= now]
     if in_force:
         latest = in_force[-1]
-        for c in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok"):
+        for c in ModelPrice.PRICE_FIELDS:
             if _dec(getattr(model, c)) != _dec(getattr(latest, c)):     # touched only when it changed
                 setattr(model, c, getattr(latest, c))
         if model.price_version != latest.version:

@@ -167,6 +167,7 @@ def unpriced_routed(snap: Snapshot) -> list[str]:
         for t in route.targets:
             base, _ = split_effort(t.model)
             model = snap.models.get(base)
-            if model is None or model.price_at(now) is None or model.price_at(now).input is None:
+            price = model.price_at(now) if model is not None else None
+            if price is None or price.input is None:
                 out.add(base)
     return sorted(out)

@@ -30,25 +30,10 @@ class ModelPrice(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
+    # The price columns hold the price in force (for lists); its history is models/price_row.py, recorded by one
+    # rule (gateway/prices.py: record_prices) for the config import and the admin panel.
     PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok")
-
-    def set_prices(self, prices: dict) -> bool:
-        """Set the four price columns from `prices` (USD per million tokens, None for none). A new row starts at
-        version 1; a changed price (1.25 over 1.250000 is none) bumps `price_version`, so each log row keeps the
-        version that priced it. The one rule for the admin panel and the config import. True when it changed."""
-        new = {f: None if prices.get(f) is None else Decimal(str(prices[f])) for f in self.PRICE_FIELDS}
-        changed = any(_same(getattr(self, f)) != _same(v) for f, v in new.items())
-        for f, v in new.items():
-            setattr(self, f, v)
-        if self.price_version is None:
-            self.price_version = 1
-        elif changed:
-            self.price_version += 1
-        return changed
 
     def __repr__(self) -> str:
         return f"<ModelPrice {self.slug} v{self.price_version}>"
 
-
-def _same(value) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).normalize()

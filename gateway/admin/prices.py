@@ -1,23 +1,18 @@
-"""Models and prices: a changed price bumps the model's price_version (each log row records the one that priced it)."""
+"""Models and prices: a changed price is a new row of the model's price history (each log row records the row that
+priced it)."""
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import inspect as sa_inspect
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gateway.admin.base import (CatalogView, canonical_json, decimal_text, fmt_decimal, fmt_json, json_object,
                                 pretty_json)
+from gateway.prices import record_prices
+from models import ModelPrice
 
-PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok")
+PRICE_FIELDS = ModelPrice.PRICE_FIELDS
 _PRICE_ARGS = {"validators": [Optional(), NumberRange(min=0)], "description": "USD per million tokens."}
-
-
-def _loaded_prices(model) -> dict:
-    """The prices as the database held them before this edit (the form has already written the new ones)."""
-    attrs = sa_inspect(model).attrs
-    return {f: (attrs[f].history.deleted[0] if attrs[f].history.deleted else getattr(model, f))
-            for f in PRICE_FIELDS}
 
 
 class ModelPriceView(CatalogView):
@@ -83,14 +78,7 @@ class ModelPriceView(CatalogView):
         model.capabilities = canonical_json(model.capabilities)
         model.prices_as_of = (model.prices_as_of or "").strip() or None
         model.replacement = (model.replacement or "").strip() or None
+        # the one rule for a price change (gateway/prices.py): a changed price is a new row of the history,
+        # effective now, and the model's columns and price_version follow the row in force
         new = {f: getattr(model, f) for f in PRICE_FIELDS}
-        if not is_created:                       # back to the loaded prices, then the one rule sets the new ones
-            for field, value in _loaded_prices(model).items():
-                setattr(model, field, value)
-        model.set_prices(new)
-        # a changed price is a new row of the history, effective now (gateway/prices.py), never an edit
-        from sqlalchemy.orm import object_session
-        from gateway.prices import record_prices
-        session = object_session(model) or self.session
-        session.flush()
-        record_prices(session, model, new, [], datetime.now(timezone.utc).replace(tzinfo=None))
+        record_prices(self.session, model, new, [], datetime.now(timezone.utc).replace(tzinfo=None))
