@@ -36,9 +36,14 @@ class LocalBreaker:
 
     def cooling(self, now: float | None = None) -> int:
         """How many targets are cooling down now (their cooldown has not ended)."""
+        return len(self.cooling_targets(now))
+
+    def cooling_targets(self, now: float | None = None) -> dict[str, float]:
+        """label -> when its cooldown ends (epoch seconds), for the targets cooling down now. Read only: unlike
+        check(), it never takes the probe."""
         now = time.time() if now is None else now
         with self._lock:
-            return sum(1 for until in self._open_until.values() if until > now)
+            return {label: until for label, until in self._open_until.items() if until > now}
 
     def failure(self, label: str) -> None:
         now = time.time()
@@ -104,16 +109,20 @@ class RedisBreaker(LocalBreaker):
     def _k(self, kind: str, label: str) -> str:
         return f"{self.prefix}{kind}:{label}"
 
-    def cooling(self, now: float | None = None) -> int:
+    def cooling_targets(self, now: float | None = None) -> dict[str, float]:
         """Targets cooling down on any worker or host (the open markers in Redis); Redis down: this process's."""
         now = time.time() if now is None else now
         try:
-            pattern = _glob_escape(f"{self.prefix}open:") + "*"
-            keys = list(self.redis.scan_iter(match=pattern, count=500))
+            opened = self._k("open", "")
+            keys = list(self.redis.scan_iter(match=_glob_escape(opened) + "*", count=500))
             values = self.redis.mget(keys) if keys else []
-            return sum(1 for v in values if v is not None and float(v) > now)
+            out = {}
+            for k, v in zip(keys, values):
+                if v is not None and float(v) > now:
+                    out[(k.decode() if isinstance(k, bytes) else k)[len(opened):]] = float(v)
+            return out
         except Exception:  # noqa: BLE001 - Redis down: the breaker itself falls back to its local state
-            return super().cooling(now)
+            return super().cooling_targets(now)
 
     def check(self, label: str) -> float | None:
         try:

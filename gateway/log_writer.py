@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from gateway.background import BatchWriter, native_sleep
 
 from models import RequestAttempt, RequestLog, SpendCounter, UsageRollup
-from models.usage_rollup import LATENCY_BUCKETS_MS
+from models.usage_rollup import LATENCY_BUCKETS_MS, OVERHEAD_BUCKETS_MS
 
 log = logging.getLogger("switchyard.log_writer")
 _LOG_INSERT = insert(RequestLog.__table__)
@@ -28,18 +28,20 @@ _COUNTERS = SpendCounter.__table__
 _ROLLUPS = UsageRollup.__table__
 _ROLLUP_GROUP = ("day", "key_id", "team_id", "model", "provider")
 _ROLLUP_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-                "cost_usd", "unpriced", "latency_ms_sum") + tuple(f"lat_b{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1))
+                "cost_usd", "unpriced", "latency_ms_sum", "fallbacks", "streams", "overhead_ms_sum") + tuple(
+    f"lat_b{i}" for i in range(len(LATENCY_BUCKETS_MS) + 1)) + tuple(
+    f"ovh_b{i}" for i in range(len(OVERHEAD_BUCKETS_MS) + 1))
 
 
 def _day_of(created) -> date:
     return created.date() if isinstance(created, datetime) else datetime.fromisoformat(str(created)).date()
 
 
-def _bucket(ms: float) -> int:
-    for i, bound in enumerate(LATENCY_BUCKETS_MS):
+def _bucket(ms: float, bounds: tuple = LATENCY_BUCKETS_MS) -> int:
+    for i, bound in enumerate(bounds):
         if ms <= bound:
             return i
-    return len(LATENCY_BUCKETS_MS)
+    return len(bounds)
 
 
 def _rollups(rows: list[dict]) -> dict[tuple, dict]:
@@ -51,8 +53,9 @@ def _rollups(rows: list[dict]) -> dict[tuple, dict]:
         sums = out.get(group)
         if sums is None:
             sums = out[group] = {name: 0 for name in _ROLLUP_SUMS}
-            sums["cost_usd"], sums["latency_ms_sum"] = Decimal(0), 0.0
-        latency = float(r.get("gateway_latency_ms") or 0) + float(r.get("upstream_latency_ms") or 0)
+            sums["cost_usd"], sums["latency_ms_sum"], sums["overhead_ms_sum"] = Decimal(0), 0.0, 0.0
+        overhead = float(r.get("gateway_latency_ms") or 0)
+        latency = overhead + float(r.get("upstream_latency_ms") or 0)
         sums["requests"] += 1
         sums["errors"] += 1 if (r.get("status") or 200) >= 400 else 0
         for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
@@ -63,6 +66,11 @@ def _rollups(rows: list[dict]) -> dict[tuple, dict]:
             sums["cost_usd"] += Decimal(str(r["cost_usd"]))
         sums["latency_ms_sum"] += latency
         sums[f"lat_b{_bucket(latency)}"] += 1
+        sums["fallbacks"] += 1 if r.get("fallback_used") else 0
+        sums["streams"] += 1 if r.get("stream") else 0
+        if r.get("gateway_latency_ms") is not None:
+            sums["overhead_ms_sum"] += overhead
+            sums[f"ovh_b{_bucket(overhead, OVERHEAD_BUCKETS_MS)}"] += 1
     return out
 
 

@@ -16,6 +16,11 @@ class RequestLog(Base):
         Index("ix_request_logs_model_created", "requested_model", "created_at"),
         Index("ix_request_logs_provider_created", "provider", "created_at"),
         Index("ix_request_logs_status_created", "status", "created_at"),
+        # the admin log page's other filters: each an index range walked newest first
+        Index("ix_request_logs_team_created", "team_id", "created_at"),
+        Index("ix_request_logs_error_created", "error_code", "created_at"),
+        Index("ix_request_logs_fallback_created", "fallback_used", "created_at"),
+        Index("ix_request_logs_stream_created", "stream", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

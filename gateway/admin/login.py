@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 from gateway.admin.users import authenticate, session_stamp
 from gateway.limits import SIGN_IN_RATE, sign_in_blocked, sign_in_failed
 from gateway.services import services
-from models import AdminUser, ApiKey, ModelPrice, Route
+from models import AdminUser, ApiKey
 
 log = logging.getLogger("switchyard.admin")
 
@@ -121,22 +121,26 @@ class HomeView(AdminGuard, AdminIndexView):
 
     @expose("/")
     def index(self):
+        """The dashboard: the daily rollups only (gateway/admin/dashboard.py), never a scan of the request log."""
         from datetime import datetime, timezone
 
-        from models import UsageRollup
-        snap = services().catalog.snapshot
-        with services().sessionmaker() as s:
+        from gateway.admin import charts
+        from gateway.admin.dashboard import CHART_DAYS, SPLITS, dashboard
+        svc = services()
+        snap = svc.catalog.snapshot
+        today = datetime.now(timezone.utc).date()
+        with svc.sessionmaker() as s:
+            board = dashboard(s, svc.pipeline.breaker, today, request.args.get("days", 30, type=int),
+                              request.args.get("split", "model"))
             counts = {
                 "api_keys": s.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))),
                 # what serves now: configured providers and the built-in ones whose key is in the environment
                 "providers": sum(1 for p in snap.providers.values() if p.enabled and p.api_key),
-                "models": s.scalar(select(func.count()).select_from(ModelPrice)),
-                "routes": s.scalar(select(func.count()).select_from(Route)),
-                # today's requests from the daily rollups: never a COUNT(*) over the whole request log
-                "logs": s.scalar(select(func.coalesce(func.sum(UsageRollup.requests), 0)).where(
-                    UsageRollup.day == datetime.now(timezone.utc).date())),
+                "models": len(snap.models),
+                "routes": len(snap.routes),
             }
-        return self.render("switchyard_admin/index.html", counts=counts)
+        return self.render("switchyard_admin/index.html", counts=counts, board=board, charts=charts,
+                           chart_days=CHART_DAYS, splits=SPLITS)
 
     @expose("/login/", methods=("GET", "POST"))
     def login_view(self):
