@@ -18,13 +18,13 @@ def init_admin(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     from gateway.admin.base import AdminSession
-    from gateway.admin.keys import KeyView
+    from gateway.admin.keys import KeyView, TeamView
     from gateway.admin.login import HomeView, current_admin
     from gateway.admin.logs import RequestLogView
     from gateway.admin.prices import ModelPriceView
     from gateway.admin.providers import ProviderView
     from gateway.admin.routes import RouteView
-    from models import ApiKey, ModelPrice, Provider, RequestLog, Route
+    from models import ApiKey, ModelPrice, Provider, RequestLog, Route, Team
 
     svc = app.extensions["switchyard"]
     if not app.secret_key:
@@ -47,6 +47,7 @@ def init_admin(app: Flask) -> None:
                   index_view=HomeView(name="Home", url=URL, endpoint="admin"),
                   theme=Bootstrap4Theme(base_template="switchyard_admin/master.html", fluid=True))
     admin.add_view(KeyView(ApiKey, db, name="Keys", endpoint="admin_keys", url="keys"))
+    admin.add_view(TeamView(Team, db, name="Teams", endpoint="admin_teams", url="teams"))
     admin.add_view(ProviderView(Provider, db, name="Providers", endpoint="admin_providers", url="providers"))
     admin.add_view(ModelPriceView(ModelPrice, db, name="Models & prices", endpoint="admin_models", url="models"))
     admin.add_view(RouteView(Route, db, name="Routes", endpoint="admin_routes", url="routes"))

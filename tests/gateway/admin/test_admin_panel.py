@@ -17,7 +17,8 @@ from tests.gateway.admin.conftest import (ADMIN_PASSWORD, ADMIN_USER, PREFIX, PR
                                          TEST_HASH_METHOD, AdminClient, csrf_of)
 
 HELLO = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
-ADMIN_PAGES = ("/admin/", "/admin/keys/", "/admin/keys/new/", "/admin/keys/details/?id=1", "/admin/providers/",
+ADMIN_PAGES = ("/admin/", "/admin/keys/", "/admin/keys/new/", "/admin/keys/details/?id=1", "/admin/teams/",
+               "/admin/teams/new/", "/admin/logs/export.csv?from=2026-01-01&to=2026-01-02", "/admin/providers/",
                "/admin/providers/new/", "/admin/models/", "/admin/models/edit/?id=1", "/admin/routes/",
                "/admin/routes/new/", "/admin/logs/", "/admin/logs/details/?id=1")
 
