@@ -1,11 +1,16 @@
 """Upstream providers: wire protocol, base URL, and a write-only API key stored encrypted (never shown again)."""
+from flask import request
+from flask_admin import expose
 from markupsafe import Markup
+from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Length, Optional, Regexp, ValidationError
 
 from gateway.admin.base import CatalogView
+from gateway.provider_check import check, default_model
 from gateway.services import services
+from models import Provider
 
 TYPES = [SelectChoice("openai", "openai (and every OpenAI-compatible server)"), SelectChoice("anthropic"),
          SelectChoice("gemini")]
@@ -24,6 +29,7 @@ def _fmt_key(view, context, model, name):
 
 
 class ProviderView(CatalogView):
+    list_template = "switchyard_admin/provider_list.html"
     column_list = ("name", "type", "base_url", "api_key_env", "api_key", "responses", "enabled", "updated_at")
     column_details_list = ("id", "name", "type", "base_url", "api_key_env", "api_key", "responses", "enabled",
                            "created_at", "updated_at")
@@ -71,3 +77,28 @@ class ProviderView(CatalogView):
         if model.api_key_encrypted and model.api_key_env:
             raise ValidationError("Give a stored API key or an env var, not both: remove the stored key, or "
                                   "leave the env var empty.")
+
+    def render(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs.update(self._serving())
+        return super().render(template, **kwargs)
+
+    def _serving(self) -> dict:
+        """What serves now, from the catalog: the providers configured here and the built-in ones whose key comes
+        from the environment (not rows of this table, so the list alone would hide them)."""
+        snap = services().catalog.snapshot
+        stored = set(self.session.scalars(select(Provider.name)))
+        serving = []
+        for p in sorted(snap.providers.values(), key=lambda p: p.name):
+            serving.append({"name": p.name, "type": p.type, "base_url": p.base_url, "enabled": p.enabled,
+                            "has_key": bool(p.api_key), "source": "configured" if p.name in stored else "built in",
+                            "model": default_model(snap, p.name) or ""})
+        return {"serving": serving}
+
+    @expose("/test/", methods=("POST",))
+    def test_view(self):
+        """One cheap call with the key the gateway holds (gateway/provider_check.py); status, latency, message."""
+        svc = services()
+        name = (request.form.get("name") or "").strip()
+        result = check(svc.catalog.snapshot, svc.pipeline.transport, name, request.form.get("model"))
+        return self.render("switchyard_admin/provider_test.html", result=result)
