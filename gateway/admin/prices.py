@@ -1,21 +1,46 @@
 """Models and prices: a changed price is a new row of the model's price history (each log row records the row that
-priced it)."""
+priced it); the model's page shows that history, schedules a future price and retires the model with a
+replacement. Every price change goes through the one rule, gateway/prices.py's record_prices."""
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from sqlalchemy import select
 from wtforms import TextAreaField
+from wtforms.validators import ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gateway.admin.base import (CatalogView, canonical_json, decimal_text, fmt_decimal, fmt_json, json_object,
                                 pretty_json)
-from gateway.prices import record_prices
-from models import ModelPrice
+from gateway.prices import PriceError, record_prices
+from gateway.services import services
+from models import ModelPrice, PriceRow
+from models.price_row import RATE_COLUMNS
 
 PRICE_FIELDS = ModelPrice.PRICE_FIELDS
 _PRICE_ARGS = {"validators": [Optional(), NumberRange(min=0)], "description": "USD per million tokens."}
 
 
+def replacement_problem(slug: str, replacement: str | None) -> str | None:
+    """A retired model's replacement must be a model or route that serves: not itself, not retired."""
+    if not replacement:
+        return None
+    snap = services().catalog.snapshot
+    if replacement == slug:
+        return "A model cannot replace itself."
+    if replacement in snap.routes:
+        return None
+    found = snap.models.get(replacement)
+    if found is None:
+        return f"The replacement '{replacement}' is neither a model of the catalog nor a route."
+    if found.retired:
+        return f"The replacement '{replacement}' is retired itself."
+    return None
+
+
 class ModelPriceView(CatalogView):
+    details_template = "switchyard_admin/model_details.html"
     column_list = ("slug", "provider", "upstream", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
                    "cache_write_per_mtok", "context_window", "max_output", "price_version", "prices_as_of",
                    "retired", "enabled")
@@ -80,5 +105,94 @@ class ModelPriceView(CatalogView):
         model.replacement = (model.replacement or "").strip() or None
         # the one rule for a price change (gateway/prices.py): a changed price is a new row of the history,
         # effective now, and the model's columns and price_version follow the row in force
+        problem = replacement_problem(model.slug, model.replacement) if model.retired else None
+        if problem:
+            raise ValidationError(problem)
         new = {f: getattr(model, f) for f in PRICE_FIELDS}
         record_prices(self.session, model, new, [], datetime.now(timezone.utc).replace(tzinfo=None))
+
+    @expose("/details/")
+    def details_view(self):
+        row_id = request.args.get("id", type=int)
+        model = self.session.get(ModelPrice, row_id) if row_id is not None else None
+        history = []
+        if model is not None:
+            history = self.session.scalars(select(PriceRow).where(PriceRow.slug == model.slug)
+                                           .order_by(PriceRow.effective_from.desc())).all()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        in_force = next((r.id for r in history if r.effective_from <= now), None)
+        snap = services().catalog.snapshot
+        self._template_args.update(
+            history=history, in_force=in_force, now=now, rate_columns=RATE_COLUMNS,
+            replacements=sorted([s for s, m in snap.models.items() if not m.retired] + list(snap.routes)))
+        return super().details_view()
+
+    @expose("/schedule/", methods=("POST",))
+    def schedule_view(self):
+        """A price from a future time on: a new row of the history (the one rule), in force when its time comes."""
+        model = self.session.get(ModelPrice, request.form.get("id", type=int) or 0)
+        if model is None:
+            flash("No such model.", "error")
+            return redirect(url_for(".index_view"))
+        back = redirect(url_for(".details_view", id=model.id))
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        try:
+            when = datetime.fromisoformat((request.form.get("effective_from") or "").strip())
+        except ValueError:
+            flash("Not scheduled: 'Effective from' is a date and time (UTC), like 2027-01-01T00:00.", "error")
+            return back
+        when = when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+        if when <= now:
+            flash(f"Not scheduled: {when:%Y-%m-%d %H:%M} UTC is not in the future; a price now is an edit of the "
+                  f"model.", "error")
+            return back
+        entry = {"effective_from": when}
+        for column in RATE_COLUMNS:
+            raw = (request.form.get(column) or "").strip()
+            if not raw:
+                continue
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                value = None
+            if value is None or not value.is_finite() or value < 0:
+                flash(f"Not scheduled: {column} is USD per million tokens, 0 or more; got {raw!r}.", "error")
+                return back
+            entry[column] = value
+        if not any(c in entry for c in RATE_COLUMNS):
+            flash("Not scheduled: give at least one rate.", "error")
+            return back
+        try:
+            record_prices(self.session, model, None, [entry], now)
+        except PriceError as e:
+            self.session.rollback()
+            flash(f"Not scheduled: {e}", "error")
+            return back
+        self.session.commit()
+        services().catalog.refresh()
+        flash(f"{model.slug}: a new price from {when:%Y-%m-%d %H:%M} UTC is scheduled.", "success")
+        return back
+
+    @expose("/retire/", methods=("POST",))
+    def retire_view(self):
+        """Retire a model (requests for it get 410 model_retired naming the replacement), or bring it back."""
+        model = self.session.get(ModelPrice, request.form.get("id", type=int) or 0)
+        if model is None:
+            flash("No such model.", "error")
+            return redirect(url_for(".index_view"))
+        if request.form.get("restore"):
+            model.retired, model.replacement = False, None
+            message = f"{model.slug} serves again."
+        else:
+            replacement = (request.form.get("replacement") or "").strip() or None
+            problem = replacement_problem(model.slug, replacement)
+            if problem:
+                flash(f"Not retired: {problem}", "error")
+                return redirect(url_for(".details_view", id=model.id))
+            model.retired, model.replacement = True, replacement
+            message = f"{model.slug} is retired" + (f"; clients are told to use {replacement}." if replacement
+                                                     else ".")
+        self.session.commit()
+        services().catalog.refresh()
+        flash(message, "success")
+        return redirect(url_for(".details_view", id=model.id))

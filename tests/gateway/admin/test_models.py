@@ -1,0 +1,106 @@
+"""The models & prices pages: the price history of a model, a scheduled price (a new row, in force when its time
+comes, through the one rule record_prices), and retirement with a replacement the catalog serves."""
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from models import ModelPrice, PriceRow
+from tests.gateway.admin.conftest import PREFIX
+
+
+def _slug():
+    return f"openai/{PREFIX}m-{uuid.uuid4().hex[:6]}"
+
+
+def _make(admin, services, slug, **rates):
+    data = {"slug": slug, "upstream": "gpt-4o-mini", "capabilities": "", "enabled": "y"} | rates
+    assert admin.post("/admin/models/new/", data=data).status_code == 302
+    with services.sessionmaker() as s:
+        return s.scalar(select(ModelPrice).where(ModelPrice.slug == slug))
+
+
+def _rows(services, slug):
+    with services.sessionmaker() as s:
+        return s.scalars(select(PriceRow).where(PriceRow.slug == slug).order_by(PriceRow.effective_from)).all()
+
+
+def _cleanup(services, slug):
+    with services.sessionmaker() as s, s.begin():
+        for r in s.scalars(select(PriceRow).where(PriceRow.slug == slug)):
+            s.delete(r)
+
+
+def test_schedule_a_price_and_see_the_history(admin, services):
+    slug = _slug()
+    try:
+        row = _make(admin, services, slug, input_per_mtok="1", output_per_mtok="2")
+        when = (datetime.now(timezone.utc) + timedelta(days=30)).replace(second=0, microsecond=0, tzinfo=None)
+        resp = admin.post("/admin/models/schedule/", data={"id": str(row.id), "effective_from": when.isoformat(),
+                                                           "input_per_mtok": "0.5", "output_per_mtok": "1.5"},
+                          follow_redirects=True)
+        assert "is scheduled" in resp.text
+        rows = _rows(services, slug)
+        assert [(r.version, r.input_per_mtok, r.effective_from) for r in rows][1] == (2, Decimal("0.5"), when)
+        page = admin.get(f"/admin/models/details/?id={row.id}").text
+        assert 'id="history-table"' in page and "scheduled" in page and "in force" in page
+        model = services.catalog.snapshot.models[slug]
+        assert model.price_at(datetime.now(timezone.utc).timestamp()).input == Decimal("1")   # not yet
+        assert model.price_at((when + timedelta(minutes=1)).replace(tzinfo=timezone.utc).timestamp()).input \
+            == Decimal("0.5")
+    finally:
+        _cleanup(services, slug)
+
+
+def test_a_scheduled_price_is_refused_in_the_past_or_without_valid_rates(admin, services):
+    slug = _slug()
+    try:
+        row = _make(admin, services, slug, input_per_mtok="1")
+        past = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        future = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+        for data, words in (({"effective_from": past, "input_per_mtok": "1"}, "is not in the future"),
+                            ({"effective_from": "soon", "input_per_mtok": "1"}, "is a date and time"),
+                            ({"effective_from": future, "input_per_mtok": "-2"}, "0 or more"),
+                            ({"effective_from": future, "input_per_mtok": "NaN"}, "0 or more"),
+                            ({"effective_from": future}, "at least one rate")):
+            resp = admin.post("/admin/models/schedule/", data={"id": str(row.id), **data}, follow_redirects=True)
+            assert f"Not scheduled" in resp.text and words in resp.text, words
+        assert len(_rows(services, slug)) == 1
+    finally:
+        _cleanup(services, slug)
+
+
+def test_retire_with_a_replacement_then_serve_again(admin, services, api_key, double):
+    slug = _slug()
+    try:
+        row = _make(admin, services, slug, input_per_mtok="1")
+        bad = admin.post("/admin/models/retire/", data={"id": str(row.id), "replacement": "openai/nope-x"},
+                         follow_redirects=True)
+        assert "Not retired" in bad.text and "neither a model" in bad.text
+        ok = admin.post("/admin/models/retire/", data={"id": str(row.id), "replacement": "openai/gpt-4o-mini"},
+                        follow_redirects=True)
+        assert "is retired" in ok.text
+        resp = admin.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
+                               json={"model": slug, "messages": [{"role": "user", "content": "hi"}]})
+        assert resp.status_code == 410 and resp.json["error"]["code"] == "model_retired"
+        assert "openai/gpt-4o-mini" in resp.json["error"]["message"]
+        admin.post("/admin/models/retire/", data={"id": str(row.id), "restore": "1"})
+        again = admin.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
+                                json={"model": slug, "messages": [{"role": "user", "content": "hi"}]})
+        assert again.status_code == 200
+        again.close()
+    finally:
+        _cleanup(services, slug)
+
+
+def test_the_edit_form_checks_a_retired_models_replacement(admin, services):
+    slug = _slug()
+    try:
+        row = _make(admin, services, slug)
+        resp = admin.post(f"/admin/models/edit/?id={row.id}", data={
+            "slug": slug, "upstream": "gpt-4o-mini", "capabilities": "", "enabled": "y", "retired": "y",
+            "replacement": slug})
+        assert "cannot replace itself" in resp.text
+    finally:
+        _cleanup(services, slug)
