@@ -11,7 +11,7 @@ from flask_limiter import Limiter
 from limits import parse
 
 _PER = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
-SIGN_IN_RATE = "10/minute"      # failed admin sign-ins per client address before it must wait
+SIGN_IN_RATE = "5 per 5 minutes"   # failed admin sign-ins per username and per client address, then a cool-off
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,26 @@ def default_rate(value: str | None) -> Rate | None:
     return Rate(item.amount, _PER[item.GRANULARITY.seconds])
 
 
-def sign_in_blocked(limiter: Limiter, prefix: str, address: str | None) -> bool:
-    """Whether `address` used up its failed sign-ins (SIGN_IN_RATE); a store failure never locks admins out."""
+def _sign_in_subjects(address: str | None, username: str | None) -> list[tuple[str, str]]:
+    subjects = [("address", address or "-")]
+    if username:
+        subjects.append(("user", username.strip().lower()[:120]))
+    return subjects
+
+
+def sign_in_blocked(limiter: Limiter, prefix: str, address: str | None, username: str | None = None) -> bool:
+    """Whether the address, or the username tried, used up its failed sign-ins (SIGN_IN_RATE); a store failure
+    never locks admins out."""
     try:
-        return not limiter.limiter.test(parse(SIGN_IN_RATE), prefix, "admin-sign-in", address or "-")
+        return any(not limiter.limiter.test(parse(SIGN_IN_RATE), prefix, "admin-sign-in", kind, who)
+                   for kind, who in _sign_in_subjects(address, username))
     except Exception:  # noqa: BLE001
         return False
 
 
-def sign_in_failed(limiter: Limiter, prefix: str, address: str | None) -> None:
-    try:
-        limiter.limiter.hit(parse(SIGN_IN_RATE), prefix, "admin-sign-in", address or "-")
-    except Exception:  # noqa: BLE001
-        pass
+def sign_in_failed(limiter: Limiter, prefix: str, address: str | None, username: str | None = None) -> None:
+    for kind, who in _sign_in_subjects(address, username):
+        try:
+            limiter.limiter.hit(parse(SIGN_IN_RATE), prefix, "admin-sign-in", kind, who)
+        except Exception:  # noqa: BLE001
+            pass

@@ -150,9 +150,13 @@ class HomeView(AdminGuard, AdminIndexView):
         form = LoginForm()
         status = 200
         svc = services()
-        if request.method == "POST" and sign_in_blocked(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr):
-            log.warning("admin sign-in attempts from %s past %s", request.remote_addr, SIGN_IN_RATE)
-            flash("Too many sign-in attempts from your address; wait a minute and try again.", "error")
+        tried = (request.form.get("username") or "") if request.method == "POST" else ""
+        if request.method == "POST" and sign_in_blocked(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr,
+                                                        tried):
+            log.warning("admin sign-in attempts for %r or from %s past %s", tried[:120], request.remote_addr,
+                        SIGN_IN_RATE)
+            flash("Too many failed sign-in attempts for this user or from your address; wait 5 minutes and try "
+                  "again.", "error")
             return self.render("switchyard_admin/login.html", form=form, next=target), 429
         if form.validate_on_submit():
             user = authenticate(services().sessionmaker, form.username.data, form.password.data)
@@ -161,7 +165,7 @@ class HomeView(AdminGuard, AdminIndexView):
                 log.info("admin %s signed in from %s", user.username, request.remote_addr)
                 return redirect(_safe_next(target))
             log.warning("failed admin sign-in for %r from %s", form.username.data, request.remote_addr)
-            sign_in_failed(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr)
+            sign_in_failed(svc.limiter, svc.settings.REDIS_PREFIX, request.remote_addr, form.username.data)
             flash("Unknown username or wrong password.", "error")
             status = 401
         return self.render("switchyard_admin/login.html", form=form, next=target), status

@@ -472,21 +472,32 @@ def test_request_logs_filters(admin, services, api_key, double):
     assert 'data-field="from"' in bad.text and 'data-field="status"' in bad.text
 
 
-def test_failed_sign_ins_from_one_address_must_wait(app):
+def _sign_in(http, address, username, password="wrong"):
     from tests.gateway.admin.conftest import csrf_of
-    http = app.test_client()
-    address = {"REMOTE_ADDR": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
-    codes = []
-    for _ in range(11):
-        page = http.get("/admin/login/", environ_base=address)
-        codes.append(http.post("/admin/login/", environ_base=address, data={
-            "username": "nobody", "password": "wrong", "csrf_token": csrf_of(page.text)}).status_code)
-    assert codes == [401] * 10 + [429]
     page = http.get("/admin/login/", environ_base=address)
-    blocked = http.post("/admin/login/", environ_base=address, data={
-        "username": "nobody", "password": "wrong", "csrf_token": csrf_of(page.text)})
-    assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.text
+    return http.post("/admin/login/", environ_base=address, data={
+        "username": username, "password": password, "csrf_token": csrf_of(page.text)})
+
+
+def _address():
+    return {"REMOTE_ADDR": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+
+
+def test_failed_sign_ins_from_one_address_must_wait(app):
+    http, address = app.test_client(), _address()
+    codes = [_sign_in(http, address, f"nobody-{i}").status_code for i in range(6)]   # a new user each time
+    assert codes == [401] * 5 + [429]
+    blocked = _sign_in(http, address, "someone-else")
+    assert blocked.status_code == 429 and "Too many failed sign-in attempts" in blocked.text
     assert blocked.headers["content-type"].startswith("text/html")
+
+
+def test_failed_sign_ins_for_one_user_must_wait_from_any_address(app, admin_user):
+    http, user = app.test_client(), f"target-{uuid.uuid4().hex[:6]}"
+    codes = [_sign_in(http, _address(), user).status_code for _ in range(6)]        # a new address each time
+    assert codes == [401] * 5 + [429]
+    assert _sign_in(http, _address(), user.upper()).status_code == 429              # the name, in any case
+    assert _sign_in(http, _address(), ADMIN_USER, ADMIN_PASSWORD).status_code == 302   # others are not locked out
 
 
 def test_admin_pages_send_security_headers_and_unknown_admin_urls_are_admin_pages(admin, app):
