@@ -16,30 +16,35 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 OTHER = "#999999"
 ERROR = "#D55E00"
 W, H = 720, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 10, 28
+LEFT, RIGHT, TOP, BOTTOM = 70, 8, 10, 28
 
 
 def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 x 10^n at or above value (the top of the scale)."""
+    """The top of the scale: four ticks of a round step (1, 2, 2.5 or 5 x 10^n) reaching at least value."""
     if value <= 0:
         return 1.0
-    exp = 10.0 ** math.floor(math.log10(value))
+    rough = value / 4
+    exp = 10.0 ** math.floor(math.log10(rough))
     for step in (1, 2, 2.5, 5, 10):
-        if step * exp >= value:
-            return step * exp
-    return 10 * exp
+        if step * exp >= rough:
+            return 4 * step * exp
+    return 40 * exp
 
 
 def _label(value: float, money: bool) -> str:
     if money:
         if value >= 1000:
             return f"${value / 1000:,.1f}k"
-        return f"${value:,.2f}" if value < 100 else f"${value:,.0f}"
+        if value >= 100:
+            return f"${value:,.0f}"
+        if value >= 1 or value == 0:
+            return f"${value:,.2f}"
+        return "$" + format(Decimal(f"{value:.3g}").normalize(), "f")     # small amounts: 3 significant digits
     if value >= 1_000_000:
         return f"{value / 1_000_000:,.1f}M"
     if value >= 1000:
         return f"{value / 1000:,.1f}k"
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2g}"
 
 
 def _exact(value, money: bool) -> str:
@@ -140,3 +145,13 @@ def _legend(colours: dict[str, str]) -> Markup:
     items = [Markup('<span class="legend-item"><span class="swatch" style="background:{}"></span>{}</span>')
              .format(colour, name) for name, colour in colours.items()]
     return Markup(" ").join(items)
+
+
+def money_text(value) -> str:
+    """Dollars for a person: cents from $1, else enough digits that a small spend never reads as $0.00."""
+    d = Decimal(str(value or 0))
+    if d == 0:
+        return "$0"
+    if abs(d) >= 1:
+        return f"${d:,.2f}"
+    return "$" + format(d.quantize(Decimal("0.000001")).normalize(), "f")

@@ -156,7 +156,7 @@ class KeyView(_LimitsForm, AdminModelView):
                      "expires_at": "Expires", "last_used": "Last used", "previous_valid_until": "Old secret valid until",
                      "updated_at": "Updated"}
     column_formatters = {
-        "prefix": lambda v, c, m, n: Markup("<code>{}…</code>").format(m.prefix),
+        "prefix": lambda v, c, m, n: Markup('<code class="text-nowrap">{}…</code>').format(m.prefix),
         "team": lambda v, c, m, n: m.team.name if m.team else "",
         "state": _fmt_state, "limits": _fmt_limits, "budget": _fmt_budget, "last_used": _fmt_last_used,
         "expires_at": _fmt_when, "created_at": _fmt_when, "previous_valid_until": _fmt_when,
@@ -211,6 +211,8 @@ class KeyView(_LimitsForm, AdminModelView):
     def create_form(self, obj=None):
         form = super().create_form(obj)
         del form.enabled                   # a new key is enabled; disabling is an edit
+        if request.method == "GET":
+            form.budget_period.data = "month"      # as the CLI: a budget renews each calendar month
         return form
 
     def on_model_change(self, form, model, is_created):

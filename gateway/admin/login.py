@@ -140,6 +140,7 @@ class HomeView(AdminGuard, AdminIndexView):
                 "routes": len(snap.routes),
             }
         return self.render("switchyard_admin/index.html", counts=counts, board=board, charts=charts,
+                           money_text=charts.money_text,
                            chart_days=CHART_DAYS, splits=SPLITS)
 
     @expose("/login/", methods=("GET", "POST"))
