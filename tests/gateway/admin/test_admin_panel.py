@@ -551,3 +551,12 @@ def test_request_id_search_is_exact_or_a_prefix_and_the_home_counts_serving_prov
     home = admin.get("/admin/").text
     serving = sum(1 for p in services.catalog.snapshot.providers.values() if p.enabled and p.api_key)
     assert serving >= 4 and "Providers serving" in home
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/keys/", "/admin/logs/", "/admin/logs/export.csv"])
+def test_a_gateway_key_does_not_open_the_panel(app, api_key, path):
+    http = app.test_client()
+    resp = http.get(path, headers={"Authorization": f"Bearer {api_key}"})
+    assert resp.status_code == 302 and "/admin/login/" in resp.headers["Location"]
+    posted = http.post("/admin/keys/new/", data={"name": "by-key"}, headers={"Authorization": f"Bearer {api_key}"})
+    assert posted.status_code in (302, 400)
