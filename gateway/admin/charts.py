@@ -154,4 +154,4 @@ def money_text(value) -> str:
         return "$0"
     if abs(d) >= 1:
         return f"${d:,.2f}"
-    return "$" + format(d.quantize(Decimal("0.000001")).normalize(), "f")
+    return "$" + format(d.quantize(Decimal("0.00000001")).normalize(), "f")
