@@ -4,7 +4,7 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from flask import Response, g, request, stream_with_context
+from flask import Response, g, request, stream_with_context, url_for
 from flask_admin import expose
 from markupsafe import Markup
 from sqlalchemy import select
@@ -40,7 +40,10 @@ def _fmt_key(view, context, model, name):
         label = view.session.execute(select(ApiKey.name, ApiKey.prefix).where(ApiKey.id == model.key_id)).first()
     if label is None:
         return f"#{model.key_id}"
-    return Markup('<span title="{}…">{}</span>').format(label.prefix, label.name)
+    if context is None:                            # the list: the name, its prefix on hover
+        return Markup('<span title="{}…">{}</span>').format(label.prefix, label.name)
+    return Markup('<a href="{}">{}</a> <code>{}…</code>').format(
+        url_for("admin_keys.details_view", id=model.key_id), label.name, label.prefix)
 
 
 def _fmt_team(view, context, model, name):
