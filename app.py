@@ -10,6 +10,7 @@ def create_app(config: dict | None = None) -> Flask:
     from gateway.admin import init_admin
     from gateway.api import register_blueprints
     from gateway.cli import register_cli
+    from gateway.cors import init_cors
     from gateway.errors import init_errors
     from gateway.limits import storage_config
     from gateway.services import Services
@@ -24,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_errors(app)
     app.extensions["switchyard"].limiter.init_app(app)
     register_blueprints(app)
+    init_cors(app, settings)
     init_admin(app)
     register_cli(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

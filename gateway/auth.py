@@ -1,6 +1,7 @@
 """Bearer parsing, key hashing and generation, and the cached key lookup (the DB only on a cache miss)."""
 import fnmatch
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -125,7 +126,8 @@ class KeyCache:
                     record = hit[0]                   # served as last known until the database answers again
                     hit[0].check_time(datetime.now(timezone.utc).replace(tzinfo=None))
                     return record
-                raise exc.Unavailable("The gateway cannot check this key: its database is not reachable.") from e
+                raise exc.ServiceUnavailable("The gateway cannot check this key: its database is not reachable.",
+                                             retry_after=1) from e
             if len(self._cache) >= self.MAX_ENTRIES:
                 self._cache.clear()               # bounded: a flood of made-up keys cannot grow it forever
             self._cache[digest] = (record, now + (self._ttl if record else self._neg_ttl))
@@ -140,7 +142,11 @@ class KeyCache:
                                                     ApiKey.previous_key_hash == digest)))
             if row is None or not row.enabled or row.revoked_at is not None:
                 return None
-            return key_record(row, rotated_out=row.key_hash != digest)
+            # the index found it by its hash; the secret's own hash is then compared in constant time
+            current = hmac.compare_digest(row.key_hash.encode(), digest.encode())
+            if not current and not hmac.compare_digest((row.previous_key_hash or "").encode(), digest.encode()):
+                return None
+            return key_record(row, rotated_out=not current)
 
     # ---- noticing changes made by other workers and hosts without Redis: the keys' and teams' last change
 

@@ -13,7 +13,7 @@ from gateway.background import native_sleep, start_native_thread
 from gateway.config import BUILTIN_PROVIDERS
 from gateway.prices import history
 from gateway.values import Price
-from gateway.secrets import SecretBox
+from gateway.secrets import SecretBox, UndecryptableSecret
 from models import ModelPrice, Provider, Route
 
 log = logging.getLogger("switchyard.catalog")
@@ -27,6 +27,7 @@ class ProviderConf:
     api_key: str | None
     enabled: bool = True
     responses: str = "translate"    # /v1/responses: native | translate (default_responses_mode)
+    key_unreadable: bool = False    # a key is stored, but SWITCHYARD_SECRET_KEY does not decrypt it (api_key None)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class Snapshot:
     routes: dict[str, RouteConf]
     loaded_at: float
 
+    @property
+    def unreadable_keys(self) -> list[str]:
+        """The providers whose stored API key the configured SWITCHYARD_SECRET_KEY cannot decrypt."""
+        return sorted(name for name, p in self.providers.items() if p.key_unreadable)
+
 
 def _price_of(m: ModelPrice) -> Price | None:
     if m.input_per_mtok is None and m.output_per_mtok is None:
@@ -115,6 +121,7 @@ class Catalog:
         self._started = False
         self._stopped = False
         self.loaded = False                 # a refresh has succeeded at least once in this process
+        self._unreadable: list[str] = []    # providers whose stored key did not decrypt, as last logged
         self.also_refresh: list = []        # other caches reloaded on the same background beat
 
     @property
@@ -126,16 +133,19 @@ class Catalog:
         with self._sessionmaker() as s:
             for p in s.scalars(select(Provider)):
                 builtin = providers.get(p.name)
-                key = None
+                key, unreadable = None, False
                 if p.api_key_encrypted:
-                    key = self._box.decrypt(p.api_key_encrypted)
+                    try:
+                        key = self._box.decrypt(p.api_key_encrypted)
+                    except UndecryptableSecret:
+                        unreadable = True
                 elif p.api_key_env:
                     key = os.environ.get(p.api_key_env) or None
                 elif builtin is not None:
                     key = builtin.api_key
                 base_url = p.base_url or (builtin.base_url if builtin else "")
                 providers[p.name] = ProviderConf(p.name, p.type, base_url, key, bool(p.enabled),
-                                                 p.responses or default_responses_mode(p.name, p.type))
+                                                 p.responses or default_responses_mode(p.name, p.type), unreadable)
             models = {}
             enabled = list(s.scalars(select(ModelPrice).where(ModelPrice.enabled.is_(True))))
             prices = history(s, {m.slug for m in enabled})
@@ -156,7 +166,22 @@ class Catalog:
                                             r.description, bool(r.drop_unsupported))
         self._snap = Snapshot(providers, models, routes, time.time())
         self.loaded = True
+        self._report_unreadable(self._snap.unreadable_keys)
         return self._snap
+
+    def _report_unreadable(self, names: list[str]) -> None:
+        """Log which providers' stored keys cannot be decrypted: once when that list changes, not every refresh."""
+        if names == self._unreadable:
+            return
+        if names:
+            log.error("the stored API key of the provider%s %s cannot be decrypted with SWITCHYARD_SECRET_KEY (it "
+                      "was stored under another key): requests to %s answer 503 service_unavailable and /readyz is "
+                      "not ready. Give the key it was stored with (a rotation lists several: new,old) or store "
+                      "the provider key again", "s" if len(names) > 1 else "",
+                      ", ".join(f"'{n}'" for n in names), "them" if len(names) > 1 else "it")
+        else:
+            log.info("every stored provider key can be decrypted again")
+        self._unreadable = names
 
     def start(self) -> None:
         """Refresh in a native background thread; the request path only reads the snapshot."""

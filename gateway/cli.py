@@ -1,7 +1,6 @@
 """flask commands: db upgrade, keys create/update/rotate/show/list/revoke, teams, config import/export, admin users,
-bootstrap for `make run`."""
+secrets reencrypt, bootstrap for `make run`. A database that does not answer is one line naming DATABASE_URL."""
 import functools
-import os
 import sys
 import time as _time
 from datetime import datetime, time
@@ -12,25 +11,48 @@ import yaml
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
+from sqlalchemy import exc as db_exc
 
 from gateway import audit, config_file, db
 from gateway.admin.users import AdminUserError, create_admin_user, set_admin_password
 from gateway.keys import (UNSET, KeyChangeError, Limits, create_key, find_key, find_team, metadata_of, revoke,
                           rotate, spend)
 from gateway.periods import PERIODS
-from gateway.config import ROOT
+from gateway.config_file import CATALOG_FILE
+from gateway.secrets import UndecryptableSecret
 from gateway.services import services
-from models import ApiKey, ModelPrice, Team
+from models import ApiKey, ModelPrice, Provider, Team
 
-CATALOG_FILE = os.path.join(ROOT, "gateway", "data", "models.yaml")
+# The database not answering: down, refusing, locked past its timeout, the pool exhausted.
+_DATABASE_DOWN = (db_exc.OperationalError, db_exc.InterfaceError, db_exc.DisconnectionError, db_exc.TimeoutError)
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-logs_cli = AppGroup("logs", help="Request logs.")
-keys_cli = AppGroup("keys", help="Gateway keys: create, update, rotate, show, list, revoke.")
-teams_cli = AppGroup("teams", help="Teams: keys under shared limits and a shared budget.")
-usage_cli = AppGroup("usage", help="Usage for reconciliation: export rows, verify their costs.")
-config_cli = AppGroup("config", help="Declarative configuration: import and export YAML.")
-admin_cli = AppGroup("admin", help="Users of the admin panel at /admin.")
+
+class _DatabaseErrors:
+    """A command whose database does not answer ends in one line naming DATABASE_URL (never its password)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _DATABASE_DOWN as e:
+            raise click.ClickException(db.unreachable(services().settings.DATABASE_URL, e)) from None
+
+
+class Group(_DatabaseErrors, AppGroup):
+    pass
+
+
+class Command(_DatabaseErrors, click.Command):
+    pass
+
+
+db_cli = Group("db", help="Database schema (Alembic migrations).")
+logs_cli = Group("logs", help="Request logs.")
+keys_cli = Group("keys", help="Gateway keys: create, update, rotate, show, list, revoke.")
+teams_cli = Group("teams", help="Teams: keys under shared limits and a shared budget.")
+usage_cli = Group("usage", help="Usage for reconciliation: export rows, verify their costs.")
+config_cli = Group("config", help="Declarative configuration: import and export YAML.")
+admin_cli = Group("admin", help="Users of the admin panel at /admin.")
+secrets_cli = Group("secrets", help="Provider keys at rest: re-encrypt them after a SWITCHYARD_SECRET_KEY rotation.")
 
 
 @db_cli.command("upgrade")
@@ -281,18 +303,36 @@ def teams_list():
 
 @config_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def config_import(path: str):
-    """Import a YAML file of providers, models and routes; all of it or nothing."""
+@click.option("--dry-run", is_flag=True, help="Check the file and print what would change; change nothing.")
+@click.option("--prune", is_flag=True,
+              help="Declarative sync: remove the providers, models and routes of each section the file lists "
+                   "that it no longer names (never the bundled catalog's models).")
+def config_import(path: str, dry_run: bool, prune: bool):
+    """Import a YAML file of providers, models and routes; all of it or nothing, every problem reported at once."""
     svc = services()
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    with svc.sessionmaker() as s:
+        known = config_file.known_in(s)
     try:
-        parsed = config_file.parse(text)
+        parsed = config_file.parse(text, known=known, prune=prune)
+        with svc.sessionmaker() as s:           # closing it uncommitted rolls back: an error, or a dry run
+            done = config_file.apply(s, parsed, svc.box, prune=prune)
+            if not dry_run:
+                s.commit()
     except config_file.ConfigFileError as e:
-        raise click.ClickException(f"{path}: {e}; nothing was applied") from None
-    with svc.sessionmaker() as s, s.begin():
-        counts = config_file.apply(s, parsed, svc.box)
-    click.echo(f"imported {counts['providers']} providers, {counts['models']} models, {counts['routes']} routes")
+        count = len(e.problems)
+        raise click.ClickException(f"{path}: {count} problem{'s' if count > 1 else ''}, nothing was applied:\n  "
+                                   + "\n  ".join(e.problems)) from None
+    for section, name, what in done.changes:
+        if what != "unchanged":
+            click.echo(f"{'would be ' if dry_run else ''}{what}: {section[:-1]} {name}")
+    click.echo("; ".join(f"{section}: " + ", ".join(f"{n} {what}" for what, n in done.tally(section).items())
+                         for section in config_file.SECTIONS))
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+        return
+    click.echo(f"imported {done['providers']} providers, {done['models']} models, {done['routes']} routes")
 
 
 @config_cli.command("export")
@@ -391,7 +431,30 @@ def logs_purge(older_than):
     click.echo(f"deleted {audit.purge(services().sessionmaker, age)} request rows older than {older_than}")
 
 
-@click.command("bootstrap")
+@secrets_cli.command("reencrypt")
+def secrets_reencrypt():
+    """Store every provider key again under the first key of SWITCHYARD_SECRET_KEY (after putting a new key first,
+    `new,old`); then the old keys may be removed. Exits 1 naming any provider whose key no configured key opens."""
+    svc = services()
+    done, unreadable = 0, []
+    with svc.sessionmaker() as s, s.begin():
+        for row in s.scalars(select(Provider).where(Provider.api_key_encrypted.is_not(None)).order_by(Provider.name)):
+            try:
+                row.api_key_encrypted = svc.box.rotate(row.api_key_encrypted)
+                done += 1
+            except UndecryptableSecret:
+                unreadable.append(row.name)
+    click.echo(f"re-encrypted {done} provider key{'' if done == 1 else 's'} with the first key of "
+               f"SWITCHYARD_SECRET_KEY" + ("; the keys after it can be removed now" if svc.box.key_count > 1
+                                           and not unreadable else ""))
+    if unreadable:
+        raise click.ClickException(
+            f"the stored API key of {', '.join(repr(n) for n in unreadable)} cannot be decrypted with any key of "
+            f"SWITCHYARD_SECRET_KEY (left as it was): add the key it was stored with, or store the provider key "
+            f"again (config import or the admin panel)")
+
+
+@click.command("bootstrap", cls=Command)
 def bootstrap():
     """Migrate the database and create a first key if there is none (printed once). Used by `make run`."""
     svc = services()
@@ -399,7 +462,7 @@ def bootstrap():
     with svc.sessionmaker() as s, s.begin():
         if not s.scalar(select(func.count()).select_from(ModelPrice)):
             with open(CATALOG_FILE, encoding="utf-8") as f:
-                counts = config_file.apply(s, config_file.parse(f.read()), svc.box)
+                counts = config_file.apply(s, config_file.parse(f.read(), known=config_file.known_in(s)), svc.box)
             click.echo(f"loaded the model catalog ({counts['models']} models with prices) from {CATALOG_FILE}")
     with svc.sessionmaker() as s:
         count = s.scalar(select(func.count()).select_from(ApiKey))
@@ -412,6 +475,6 @@ def bootstrap():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, teams_cli, usage_cli, config_cli, logs_cli, admin_cli):
+    for group in (db_cli, keys_cli, teams_cli, usage_cli, config_cli, logs_cli, admin_cli, secrets_cli):
         app.cli.add_command(group)
     app.cli.add_command(bootstrap)

@@ -1,9 +1,25 @@
 """Every setting the app reads, with its default and its environment variable."""
+import math
 import os
 from dataclasses import dataclass, field, fields
 
+import click
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTANCE_DIR = os.path.join(ROOT, "instance")
+
+
+class SettingError(ValueError, click.ClickException):
+    """A setting that cannot be used; the message names its variable. A ValueError to the code that starts a server
+    (gateway/startup.py logs it as one line), and a ClickException to the flask CLI, which builds the app before
+    any command runs: `Error: <message>` and exit status 1 instead of a traceback."""
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)
+        click.ClickException.__init__(self, message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _setting(default, env: str):
@@ -41,6 +57,7 @@ class Settings:
     READY_MAX_LOG_BACKLOG: int = _setting(10000, "SWITCHYARD_READY_MAX_LOG_BACKLOG")  # queued rows /readyz allows
     RESPONSE_RETENTION_DAYS: int = _setting(30, "SWITCHYARD_RESPONSE_RETENTION_DAYS")  # stored /v1/responses
     ADMIN_SECURE_COOKIES: bool = _setting(False, "SWITCHYARD_ADMIN_SECURE_COOKIES")  # admin cookie only over HTTPS
+    CORS_ORIGINS: str = _setting("", "SWITCHYARD_CORS_ORIGINS")   # browser origins allowed on /v1 (empty: none)
     TESTING: bool = False
 
     @classmethod
@@ -56,14 +73,17 @@ class Settings:
             if kind is bool:
                 flag = raw.strip().lower()
                 if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                    raise ValueError(f"{env} is true or false (1/0, yes/no, on/off); got {raw!r}.")
+                    raise SettingError(f"{env} is true or false (1/0, yes/no, on/off); got {raw!r}.")
                 setattr(s, f.name, flag in ("1", "true", "yes", "on"))
                 continue
             try:
-                setattr(s, f.name, kind(raw))
+                value = kind(raw)
             except ValueError:
-                raise ValueError(f"{env} must be {'a whole number' if kind is int else 'a number'}; "
-                                 f"got {raw!r}.") from None
+                raise SettingError(f"{env} must be {'a whole number' if kind is int else 'a number'}; "
+                                   f"got {raw!r}.") from None
+            if kind is float and not math.isfinite(value):
+                raise SettingError(f"{env} must be a finite number; got {raw!r}.")
+            setattr(s, f.name, value)
         return s
 
     def update(self, overrides: dict | None) -> "Settings":
@@ -72,7 +92,7 @@ class Settings:
         names = {f.name for f in fields(self)}
         unknown = sorted(set(overrides or {}) - names)
         if unknown:
-            raise ValueError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the settings "
+            raise SettingError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the settings "
                              f"are those of gateway/config.py (Settings)")
         for k, v in (overrides or {}).items():
             setattr(self, k, v)
@@ -84,20 +104,52 @@ ACCESS_LOG_VALUES = ("json", "", "off")
 
 def validate_observability(s: Settings) -> None:
     """Stop start-up on a value we would otherwise misread (a typo must not silently turn the access log or the
-    default rate limit off), naming the variable."""
+    default rate limit off, nor a malformed URL fail deep inside a driver), naming the variable."""
     value = (s.ACCESS_LOG or "").strip().lower()
     if value not in ACCESS_LOG_VALUES:
-        raise ValueError(f"SWITCHYARD_ACCESS_LOG must be 'json', or 'off' / empty for no access log; got "
+        raise SettingError(f"SWITCHYARD_ACCESS_LOG must be 'json', or 'off' / empty for no access log; got "
                          f"{s.ACCESS_LOG!r}.")
     s.ACCESS_LOG = "" if value == "off" else value
     if s.RATELIMIT_DEFAULT:
         from gateway.limits import default_rate
-        default_rate(s.RATELIMIT_DEFAULT)         # raises naming the variable
+        try:
+            default_rate(s.RATELIMIT_DEFAULT)         # raises naming the variable
+        except ValueError as e:
+            raise SettingError(str(e)) from None
     if s.RESPONSE_RETENTION_DAYS < 1:
-        raise ValueError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
+        raise SettingError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
                          f"got {s.RESPONSE_RETENTION_DAYS}.")
     if s.READY_MAX_LOG_BACKLOG < 0:
-        raise ValueError(f"SWITCHYARD_READY_MAX_LOG_BACKLOG must be 0 or more; got {s.READY_MAX_LOG_BACKLOG}.")
+        raise SettingError(f"SWITCHYARD_READY_MAX_LOG_BACKLOG must be 0 or more; got {s.READY_MAX_LOG_BACKLOG}.")
+    _check_urls(s)
+    cors_origins(s)
+
+
+def _check_urls(s: Settings) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        make_url(s.DATABASE_URL)
+    except (ArgumentError, ValueError):
+        raise SettingError("DATABASE_URL is not a database URL (such as sqlite:///path/to/file.db or "
+                           "postgresql://user:password@host:5432/name).") from None
+    if s.REDIS_URL and not s.REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingError("REDIS_URL must start with redis://, rediss:// or unix:// "
+                           "(such as redis://127.0.0.1:6379/0).")
+
+
+def cors_origins(s: Settings) -> list[str]:
+    """SWITCHYARD_CORS_ORIGINS as a list: empty (the default) is no CORS at all; `*` is any origin; otherwise each
+    comma-separated item is an origin, scheme://host[:port] with no path."""
+    import re
+    origin_re = re.compile(r"https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?")
+    items = [o.strip() for o in (s.CORS_ORIGINS or "").split(",") if o.strip()]
+    for origin in items:
+        if origin != "*" and not origin_re.fullmatch(origin):
+            raise SettingError(f"SWITCHYARD_CORS_ORIGINS takes comma-separated origins such as "
+                               f"https://app.example.com or http://localhost:3000 (scheme, host, optional port; no "
+                               f"path), or *; got {origin!r}.")
+    return items
 
 
 # Built-in providers: a provider whose key is in the environment works with no other set-up.

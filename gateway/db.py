@@ -26,6 +26,30 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: its password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL at all: show nothing of it
+        return "(not a database URL)"
+
+
+def unreachable(url: str, error: BaseException) -> str:
+    """One line for a database that does not answer: DATABASE_URL without its password, and the driver's first
+    line (with the password taken out should a driver ever quote it)."""
+    orig = getattr(error, "orig", None) or error
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0].strip()
+    try:
+        from sqlalchemy.engine import make_url
+        password = make_url(url).password
+    except Exception:  # noqa: BLE001
+        password = None
+    if password:
+        first = first.replace(str(password), "***")
+    return f"the database at DATABASE_URL={safe_url(url)} is not reachable: {first}"
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -3,6 +3,7 @@ import logging
 
 import orjson
 from flask import Flask, Response, g
+from sqlalchemy import exc as db_exc
 from werkzeug.exceptions import HTTPException
 
 from gateway import exceptions as exc
@@ -10,6 +11,8 @@ from gateway import exceptions as exc
 log = logging.getLogger("switchyard.errors")
 
 _HTTP_TO_ERROR = {404: exc.NotFound, 405: exc.MethodNotAllowed, 413: exc.PayloadTooLarge}
+# The database not answering (down, refusing, locked past its timeout, the pool exhausted) is a 503, not a bug.
+_DATABASE_DOWN = (db_exc.OperationalError, db_exc.InterfaceError, db_exc.DisconnectionError, db_exc.TimeoutError)
 
 
 def envelope(err: exc.GatewayError) -> dict:
@@ -26,6 +29,10 @@ def to_gateway_error(e: BaseException) -> exc.GatewayError:
             return cls()
         if e.code and e.code < 500:
             return exc.InvalidRequest(e.description or "Invalid request.")
+    if isinstance(e, _DATABASE_DOWN):
+        orig = getattr(e, "orig", None) or e
+        log.warning("the database is not reachable: %s", (str(orig).strip().splitlines() or [type(orig).__name__])[0])
+        return exc.ServiceUnavailable(retry_after=1)
     log.exception("unhandled error", exc_info=e)
     return exc.Internal()
 

@@ -16,8 +16,9 @@ class GatewayError(Exception):
         self.upstream_status = upstream_status
 
 
-def _define(name: str, status: int, code: str, message: str, retryable: bool = False) -> type:
-    return type(name, (GatewayError,), {
+def _define(name: str, status: int, code: str, message: str, retryable: bool = False,
+            base: type = GatewayError) -> type:
+    return type(name, (base,), {
         "status": status, "code": code, "default_message": message, "retryable": retryable,
         "__doc__": f"{code}: HTTP {status}.",
     })
@@ -48,3 +49,9 @@ ModelRetired = _define("ModelRetired", 410, "model_retired", "This model is reti
 Unavailable = _define("Unavailable", 503, "unavailable", "The gateway is not ready.")
 ShuttingDown = _define("ShuttingDown", 503, "shutting_down",
                        "The gateway is shutting down; retry the request.", retryable=False)
+# A dependency of the request (the database, a stored provider key) is not usable now: 503, never a 500. A kind of
+# Unavailable (what catches the one catches the other); /readyz keeps `unavailable` for "this worker is not ready".
+ServiceUnavailable = _define("ServiceUnavailable", 503, "service_unavailable",
+                             "The gateway's database is not reachable; retry the request.", base=Unavailable)
+ProviderKeyUnreadable = _define("ProviderKeyUnreadable", 503, "service_unavailable",
+                                "The provider's stored API key cannot be decrypted.", base=ServiceUnavailable)

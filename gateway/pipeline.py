@@ -124,8 +124,8 @@ class Pipeline:
 
         `attempt_fn(leg, target, timeout_s)` returns (result, upstream ms, upstream status) or raises a
         GatewayError. Retryable errors use up the target's retries with backoff, then move to the next
-        target; `no_provider_key` moves on at once; any other error is returned to the client at once.
-        When every attempt fails the last error is raised.
+        target; `no_provider_key` (and a stored key that cannot be decrypted) moves on at once; any other error
+        is returned to the client at once. When every attempt fails the last error is raised.
         """
         rec.routed(plan.route)
         last: exc.GatewayError | None = None
@@ -136,7 +136,7 @@ class Pipeline:
                 result = self._try_target(target, rec, deadline, legs, attempt_fn)
             except exc.GatewayError as e:
                 last = e
-                if e.retryable or isinstance(e, exc.NoProviderKey):
+                if e.retryable or isinstance(e, (exc.NoProviderKey, exc.ProviderKeyUnreadable)):
                     continue
                 raise
             rec.served_by(target, position)
@@ -162,7 +162,14 @@ class Pipeline:
 
     def _try_target(self, target: Target, rec: RequestRecord, deadline: float, legs: Legs, attempt_fn):
         if not target.api_key:
-            err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
+            provider = self.catalog.snapshot.providers.get(target.provider)
+            if provider is not None and provider.key_unreadable:
+                err = exc.ProviderKeyUnreadable(
+                    f"The stored API key of the provider '{target.provider}' cannot be decrypted with the gateway's "
+                    f"SWITCHYARD_SECRET_KEY; an operator must configure the key it was stored with, or store it "
+                    f"again.")
+            else:
+                err = exc.NoProviderKey(f"No API key is configured for the provider '{target.provider}'.")
             rec.attempt_skipped(target.label, err.code, err.message)
             raise err
         leg = legs(target)

@@ -17,7 +17,7 @@ from gateway.catalog import Catalog
 from gateway.config import Settings, validate_observability
 from gateway.cooldown import make_breaker
 from gateway.db import make_engine, make_sessionmaker
-from gateway.exceptions import Unavailable
+from gateway.exceptions import ServiceUnavailable
 from gateway.ledger import Ledger, MemoryCounters, RedisCounters
 from gateway.limits import default_rate, make_limiter
 from gateway.log_writer import LogWriter
@@ -29,7 +29,7 @@ from gateway.response_store import ResponseStore
 from gateway.streaming import StreamTimings
 from gateway.record import RequestRecord
 from gateway.telemetry import Metrics
-from gateway.secrets import SecretBox, load_or_create_key
+from gateway.secrets import SecretBox, box_from
 from gateway.transport import Transport
 
 log = logging.getLogger("switchyard.services")
@@ -62,7 +62,7 @@ class Services:
         os.makedirs(settings.INSTANCE_DIR, exist_ok=True)
         engine = make_engine(settings.DATABASE_URL)
         sm = make_sessionmaker(engine)
-        box = SecretBox(load_or_create_key(settings.SECRET_KEY, settings.INSTANCE_DIR))
+        box = box_from(settings.SECRET_KEY, settings.INSTANCE_DIR)
         catalog = Catalog(sm, box, settings.CATALOG_REFRESH_S)
         redis = make_redis(settings.REDIS_URL)
         transport = Transport(settings.POOL_MAXSIZE, settings.CONNECT_TIMEOUT_S)
@@ -108,7 +108,8 @@ class Services:
 
         The background refresh starts whether or not the first load works, so a worker that booted while the
         database was down loads the catalog by itself once it is back; until then a request is a 503
-        `unavailable` (the load is retried by requests at most once a second), never `model_not_supported`."""
+        `service_unavailable` (the load is retried by requests at most once a second), never
+        `model_not_supported`."""
         if self.started:
             return
         if not self._background:
@@ -123,13 +124,13 @@ class Services:
         not_loaded = "The gateway has not loaded its catalog yet: the database is not reachable."
         now = time.monotonic()
         if now - self._last_load_try < 1.0:
-            raise Unavailable(not_loaded)
+            raise ServiceUnavailable(not_loaded, retry_after=1)
         self._last_load_try = now
         try:
             self.catalog.refresh()               # last: `loaded` (and so `started`) only once it has worked
         except Exception as e:  # noqa: BLE001 - any failure to load means not ready yet
             log.warning("loading the catalog failed (%s); retrying", e.__class__.__name__)
-            raise Unavailable(not_loaded) from e
+            raise ServiceUnavailable(not_loaded, retry_after=1) from e
         self._warn_unpriced()
 
     def _warn_unpriced(self) -> None:

@@ -1,4 +1,5 @@
-"""What a server process checks before it serves: every setting parses, and the database schema matches the code.
+"""What a server process checks before it serves: every setting parses (the secret key included), and the database
+schema matches the code.
 
 `check_database(app)` runs in wsgi.py, for any WSGI server. Under gunicorn the master also runs it once, before
 any worker starts, as `python -m gateway.startup` in a process of its own (deploy/gunicorn.conf.py's
@@ -24,8 +25,7 @@ def check_schema_at(engine, url: str) -> None:
         log.error("%s", e)
         raise SystemExit(APP_LOAD_ERROR) from None
     except OperationalError as e:
-        log.warning("the database is not reachable at startup (%s); serving, /readyz answers 503 until it is",
-                    str(e.orig).strip().splitlines()[0] if e.orig else e)
+        log.warning("%s; serving, /readyz answers 503 until it is", db.unreachable(url, e))
         return
     if warning:
         log.warning("%s", warning)
@@ -39,10 +39,12 @@ def check_database(app) -> None:
 def main() -> int:
     """The check on its own: the database of the environment's settings (no app, no Flask)."""
     from gateway.config import Settings, validate_observability
+    from gateway.secrets import box_from
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         settings = Settings.from_env()
         validate_observability(settings)
+        box_from(settings.SECRET_KEY, settings.INSTANCE_DIR)   # made here once when missing, before any worker
     except ValueError as e:                    # a bad setting: its message names the variable; no traceback
         log.error("%s", e)
         return APP_LOAD_ERROR

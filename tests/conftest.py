@@ -102,6 +102,10 @@ providers:
     base_url: {double_url}/openai/v1
     api_key: test-openai-key
     responses: native
+  - name: nowhere           # the provider of the route 'broken': it exists (import takes the route), paused
+    type: openai
+    base_url: {double_url}/nowhere/v1
+    enabled: false
 models:
   - id: openai/gpt-4o-mini
     upstream: gpt-4o-mini

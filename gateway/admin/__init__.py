@@ -8,8 +8,11 @@ URL = "/admin"
 
 
 def session_secret(fernet_key: bytes) -> str:
-    """The Flask SECRET_KEY, derived from the Fernet key: the same in every worker and host, never the key itself."""
-    return hmac.new(fernet_key, b"switchyard admin session v1", hashlib.sha256).hexdigest()
+    """The Flask SECRET_KEY, derived from the Fernet key: the same in every worker and host, never the key itself.
+    With several keys (a rotation: `new,old`) it is derived from the first alone, so it stays what it was for
+    that key whatever older keys are listed behind it."""
+    first = fernet_key.split(b",", 1)[0].strip()
+    return hmac.new(first, b"switchyard admin session v1", hashlib.sha256).hexdigest()
 
 
 def init_admin(app: Flask) -> None:

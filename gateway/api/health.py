@@ -1,5 +1,6 @@
-"""GET /healthz (the process answers), /readyz (the database and Redis answer, the log writer keeps up) and /metrics
-(Prometheus, behind a bearer token when SWITCHYARD_METRICS_TOKEN is set): no key, for load balancers and scrapers."""
+"""GET /healthz (the process answers), /readyz (the database and Redis answer, every stored provider key decrypts,
+the log writer keeps up) and /metrics (Prometheus, behind a bearer token when SWITCHYARD_METRICS_TOKEN is set): no
+key, for load balancers and scrapers."""
 import hmac
 
 from flask import Blueprint, Response, request
@@ -50,6 +51,10 @@ def not_ready_reasons() -> list[str]:
             svc.start()                      # the database answers: load now rather than at the next beat
         except exc.Unavailable:
             reasons.append("the catalog has not been loaded yet")
+    unreadable = svc.catalog.snapshot.unreadable_keys if svc.catalog.loaded else []
+    if unreadable:
+        reasons.append(f"the stored API key of the provider{'s' if len(unreadable) > 1 else ''} "
+                       f"{', '.join(repr(n) for n in unreadable)} cannot be decrypted with SWITCHYARD_SECRET_KEY")
     backlog, bound = svc.log_writer.pending, svc.settings.READY_MAX_LOG_BACKLOG
     if backlog > bound:
         reasons.append(f"the request log writer is backed up ({backlog} rows queued, more than "

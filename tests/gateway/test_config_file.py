@@ -159,3 +159,173 @@ def test_a_providers_responses_mode_is_checked_where_it_is_written():
         config_file.parse("providers:\n  - name: claude\n    type: anthropic\n    responses: native\n")
     with pytest.raises(config_file.ConfigFileError, match=r"line 4: providers\[0\]\.responses"):
         config_file.parse("providers:\n  - name: vllm\n    type: openai\n    responses: sometimes\n")
+
+
+# --- the rules on what a file names: providers that exist, real efforts, plain base URLs (gateway/config_rules.py) ---
+
+def _import(runner, tmp, text, *options):
+    path = tmp / "cfg.yaml"
+    path.write_text(text)
+    return runner.invoke(args=["config", "import", str(path), *options])
+
+
+def _refused(result) -> list[str]:
+    """The problems a refused import listed, one a line (after its count), and that it applied nothing."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output and "nothing was applied" in result.output
+    return [line.strip() for line in result.output.splitlines()[1:] if line.strip()]
+
+
+def test_a_route_target_on_a_provider_that_does_not_exist_is_refused_naming_route_target_and_line(cli_app):
+    app, runner, tmp = cli_app
+    problems = _refused(_import(runner, tmp, GOOD.replace("targets: [acme/big,", "targets: [nosuchprovider/foo,")))
+    assert len(problems) == 1
+    assert problems[0].startswith("line 20: routes[0].targets[0]: route 'cheap': target 'nosuchprovider/foo' names "
+                                  "the provider 'nosuchprovider', which does not exist")
+    assert _counts(app) == (0, 0, 0)
+
+
+def test_a_provider_exists_when_the_file_the_database_or_the_built_ins_have_it(cli_app):
+    app, runner, tmp = cli_app
+    assert _import(runner, tmp, GOOD).exit_code == 0                      # acme and self: in the file
+    later = "routes:\n  - alias: later\n    targets: [acme/big, self/llama, openai/gpt-4o, anthropic/claude-x]\n"
+    result = _import(runner, tmp, later)                                  # acme, self: in the database now
+    assert result.exit_code == 0, result.output
+    assert "created: route later" in result.output
+    # with --prune the file's providers are all there will be: one it drops does not count any more
+    dropped = GOOD.replace("  - name: self\n    type: openai\n    base_url: http://127.0.0.1:11434/v1\n"
+                           "    api_key_env: SELF_KEY\n", "")
+    problems = _refused(_import(runner, tmp, dropped + "  - alias: later\n    targets: [self/llama]\n", "--prune"))
+    assert [p for p in problems if "'self'" in p] and all("does not exist" in p for p in problems)
+
+
+@pytest.mark.parametrize("target, problem", [
+    ("openai/gpt-4o:ultra", "':ultra' is not a reasoning effort (it takes low, medium, high or max); as written it "
+                            "would be sent upstream as the model 'gpt-4o:ultra'"),
+    ("acme/big:ultra", "':ultra' is not a reasoning effort"),                 # acme/big: a model of the file
+    ("anthropic/claude-new:extreme", "':extreme' is not a reasoning effort"),  # Anthropic ids hold no ':'
+    ("openai/gpt-4o:HIGH", "the effort ':HIGH' is written in lowercase (:high)"),
+    ("acme/big:medium", "the model 'acme/big' does not take the effort ':medium' (it takes: low, high)"),
+    ("gpt-4o:ultra", "':ultra' is not a reasoning effort"),                   # a bare id, mapped to openai
+    ("acme/big:", "ends with ':'"),
+])
+def test_a_bad_effort_is_refused_at_import(cli_app, target, problem):
+    app, runner, tmp = cli_app
+    text = GOOD.replace("    context_window: 128000\n", "    context_window: 128000\n    capabilities: "
+                                                           "{reasoning: true, efforts: [low, high]}\n")
+    problems = _refused(_import(runner, tmp, text.replace("targets: [acme/big,", f"targets: ['{target}',")))
+    assert len(problems) == 1 and f"route 'cheap': target '{target}'" in problems[0] and problem in problems[0]
+    assert problems[0].startswith("line 21: routes[0].targets[0]:")
+
+
+@pytest.mark.parametrize("target", ["acme/big:high", "openai/gpt-4o:max", "self/llama3:8b", "self/llama3:latest",
+                                    "openai/ft:gpt-4o-mini:acme::abc123", "claude-sonnet-4-5:low", "gpt-4o"])
+def test_real_efforts_and_model_ids_with_a_colon_are_accepted(cli_app, target):
+    """An OpenAI-compatible server's model id may hold a ':' (Ollama's tags, fine-tunes): taken as it is."""
+    app, runner, tmp = cli_app
+    result = _import(runner, tmp, GOOD.replace("targets: [acme/big,", f"targets: ['{target}',"))
+    assert result.exit_code == 0, result.output
+
+
+def test_every_problem_of_a_file_is_reported_at_once(cli_app):
+    app, runner, tmp = cli_app
+    broken = (GOOD.replace("type: openai\n    base_url: https", "type: openia\n    base_url: https")
+              .replace("retries: 2", "retries: 9")
+              .replace("targets: [acme/big,", "targets: [nosuchprovider/foo, 'acme/big:ultra',")
+              .replace("http://127.0.0.1:11434/v1", "ftp://127.0.0.1:11434/v1")
+              + "  - alias: cheap\n    targets: [acme/big]\n")
+    result = _import(runner, tmp, broken)
+    problems = _refused(result)
+    assert "6 problems, nothing was applied" in result.output
+    assert [p.split(":", 1)[0] for p in problems] == ["line 4", "line 9", "line 20", "line 20", "line 21",
+                                                       "line 23"]                 # in the order of the file
+    joined = "\n".join(problems)
+    for expected in ("line 4: providers[0].type: Must be one of", "line 9: providers[1].base_url: "
+                     "'ftp://127.0.0.1:11434/v1' must start with http:// or https://",
+                     "routes[0].targets[0]: route 'cheap': target 'nosuchprovider/foo'",
+                     "routes[0].targets[1]: route 'cheap': target 'acme/big:ultra'",
+                     "routes[0].retries: Must be greater than or equal to 0",
+                     "routes[1].alias: 'cheap' is listed twice (first at line 19)"):
+        assert expected in joined, joined
+    assert len(problems) == 6, joined
+    assert _counts(app) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://user:s3cret-pw@llm.acme.test/v1", "must not hold credentials"),
+    ("https://llm.acme.test/v1?api_key=sk-in-the-query", "must not have a query"),
+    ("https://llm.acme.test/v1#part", "must not have a fragment"),
+    ("ftp://llm.acme.test/v1", "must start with http:// or https://"),
+    ("https:///v1", "names no host"),
+    ("llm.acme.test/v1", "must start with http:// or https://"),
+    ("http://llm.acme.test:99999/v1", "port that is not a number from 1 to 65535"),
+])
+def test_a_base_url_is_checked_at_import_and_never_quoted_with_its_secrets(cli_app, url, problem):
+    app, runner, tmp = cli_app
+    problems = _refused(_import(runner, tmp, GOOD.replace("https://llm.acme.test/v1", url)))
+    assert any(p.startswith("line 5: providers[0].base_url:") and problem in p for p in problems), problems
+    joined = "\n".join(problems)
+    assert "s3cret-pw" not in joined and "sk-in-the-query" not in joined
+
+
+def test_dry_run_prints_what_would_change_and_changes_nothing(cli_app):
+    app, runner, tmp = cli_app
+    first = _import(runner, tmp, GOOD, "--dry-run")
+    assert first.exit_code == 0, first.output
+    assert "would be created: provider acme" in first.output and "would be created: route cheap" in first.output
+    assert "providers: 2 created, 0 updated, 0 unchanged, 0 removed" in first.output
+    assert "dry run: nothing was changed" in first.output and "imported" not in first.output
+    assert _counts(app) == (0, 0, 0)
+    assert _import(runner, tmp, GOOD).exit_code == 0
+    changed = GOOD.replace("output_per_mtok: 6", "output_per_mtok: 7").replace("retries: 2", "retries: 3")
+    dry = _import(runner, tmp, changed, "--dry-run", "--prune")
+    assert dry.exit_code == 0, dry.output
+    assert "would be updated: model acme/big" in dry.output and "would be updated: route cheap" in dry.output
+    assert "providers: 0 created, 0 updated, 2 unchanged, 0 removed" in dry.output
+    with app.extensions["switchyard"].sessionmaker() as s:
+        assert s.scalar(select(ModelPrice.price_version)) == 1 and s.scalar(select(Route.retries)) == 2
+    unchanged = _import(runner, tmp, GOOD, "--dry-run")
+    assert "would be" not in unchanged.output and "routes: 0 created, 0 updated, 1 unchanged" in unchanged.output
+
+
+def test_prune_removes_what_the_file_no_longer_lists_in_the_sections_it_lists(cli_app):
+    app, runner, tmp = cli_app
+    svc = app.extensions["switchyard"]
+    catalog = config_file.catalog_models()
+    with svc.sessionmaker() as s, s.begin():                       # the bundled catalog, as `make run` loads it
+        config_file.apply(s, config_file.parse(open(config_file.CATALOG_FILE, encoding="utf-8").read()), svc.box)
+    extra = GOOD + "  - alias: old\n    targets: [acme/big]\n"
+    extra = extra.replace("models:\n", "models:\n  - id: self/gone\n    input_per_mtok: 1\n    output_per_mtok: 1\n")
+    assert _import(runner, tmp, extra).exit_code == 0
+    assert _counts(app) == (2, len(catalog) + 2, 2)
+    without_self = GOOD.replace("  - name: self\n    type: openai\n    base_url: http://127.0.0.1:11434/v1\n"
+                                "    api_key_env: SELF_KEY\n", "").replace(", {model: self/llama, weight: 3, "
+                                                                            "overrides: {max_tokens: 100}}", "")
+    plain = _import(runner, tmp, without_self)                     # without --prune nothing goes
+    assert plain.exit_code == 0 and "removed:" not in plain.output and _counts(app) == (2, len(catalog) + 2, 2)
+    pruned = _import(runner, tmp, without_self, "--prune")
+    assert pruned.exit_code == 0, pruned.output
+    for line in ("removed: provider self", "removed: model self/gone", "removed: route old"):
+        assert line in pruned.output
+    assert _counts(app) == (1, len(catalog) + 1, 1)                # the catalog's models stay
+    from models import PriceRow
+    with svc.sessionmaker() as s:                                 # a removed model's price history stays
+        assert s.scalar(select(func.count()).select_from(PriceRow).where(PriceRow.slug == "self/gone")) == 1
+    only_routes = _import(runner, tmp, "routes:\n  - alias: cheap\n    targets: [acme/big]\n", "--prune")
+    assert only_routes.exit_code == 0 and "removed:" not in only_routes.output       # other sections untouched
+    assert _counts(app) == (1, len(catalog) + 1, 1)
+    empty = _import(runner, tmp, "routes: []\n", "--prune")                           # a listed empty section
+    assert "removed: route cheap" in empty.output and _counts(app) == (1, len(catalog) + 1, 0)
+
+
+def test_a_name_listed_twice_is_refused():
+    with pytest.raises(config_file.ConfigFileError, match=r"line 3: models\[1\]\.id: 'a/b' is listed twice "
+                                                          r"\(first at line 2\)"):
+        config_file.parse("models:\n  - {id: a/b}\n  - {id: a/b}\n")
+
+
+def test_a_model_on_a_provider_that_does_not_exist_is_refused(cli_app):
+    app, runner, tmp = cli_app
+    problems = _refused(_import(runner, tmp, GOOD.replace("  - id: acme/big", "  - id: acmee/big")))
+    assert any(p.startswith("line 12: models[0].id: 'acmee/big' names the provider 'acmee', which does not exist")
+               for p in problems), problems

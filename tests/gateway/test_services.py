@@ -1,5 +1,5 @@
-"""A worker that boots while its database is unusable answers 503 `unavailable` (never `model_not_supported`),
-and serves once the database is back, by itself (the background refresh started anyway)."""
+"""A worker that boots while its database is unusable answers 503 `service_unavailable` (never
+`model_not_supported`), and serves once the database is back, by itself (the background refresh started anyway)."""
 import time
 
 from app import create_app
@@ -15,7 +15,7 @@ def test_a_worker_booted_before_its_database_was_ready_recovers_by_itself(tmp_pa
     client = app.test_client()
     try:
         first = client.get("/v1/models", headers={"Authorization": "Bearer sk-sy-anything"})
-        assert first.status_code == 503 and first.json["error"]["code"] == "unavailable"
+        assert first.status_code == 503 and first.json["error"]["code"] == "service_unavailable"
         assert "catalog" in first.json["error"]["message"]
         again = client.get("/v1/models", headers={"Authorization": "Bearer sk-sy-anything"})
         assert again.status_code == 503                      # retried at most once a second: no DB hammering
