@@ -10,6 +10,7 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from gateway.admin.base import CatalogView, canonical_json, json_object
+from gateway.config_rules import target_problems
 from gateway.routing import split_effort
 from gateway.services import services
 from models import RouteTarget
@@ -122,7 +123,6 @@ class RouteView(CatalogView):
             model.targets.remove(target)        # ticked "Delete?": the inline form deleted it but left it listed
         if not model.targets:
             raise ValidationError("A route needs at least one target.")
-        from gateway.config_rules import target_problems     # TODO(merge h15-config): module-level import
         snap = services().catalog.snapshot
         providers = {p.name: p.type for p in snap.providers.values()}
         models = {slug: m.capabilities for slug, m in snap.models.items()}

@@ -560,3 +560,19 @@ def test_a_gateway_key_does_not_open_the_panel(app, api_key, path):
     assert resp.status_code == 302 and "/admin/login/" in resp.headers["Location"]
     posted = http.post("/admin/keys/new/", data={"name": "by-key"}, headers={"Authorization": f"Bearer {api_key}"})
     assert posted.status_code in (302, 400)
+
+
+def test_route_targets_are_checked_by_the_config_files_rule_every_problem_at_once(admin, services):
+    alias = _name("rule")
+    resp = admin.post("/admin/routes/new/", data=_route_form(alias, targets=(("nosuchprovider/foo", ""),
+                                                                            ("openai/gpt-4o:ultra", ""),
+                                                                            ("opnai/gpt-4o", ""))))
+    assert resp.status_code == 200
+    text = resp.text.replace("&#39;", "'")
+    assert "'nosuchprovider/foo' names the provider 'nosuchprovider', which does not exist" in text
+    assert "':ultra' is not a reasoning effort" in text and "'opnai'" in text
+    assert _one(services, select(func.count()).select_from(Route).where(Route.alias == alias)) == 0
+    ok = admin.post("/admin/routes/new/", data=_route_form(alias, targets=(("openai/gpt-4o:high", ""),)))
+    assert ok.status_code == 302
+    listing = admin.get("/admin/routes/").text
+    assert alias in listing and 'badge-success" title="openai/gpt-4o:high">ok' in listing
