@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from gateway.admin.base import (CatalogView, canonical_json, decimal_text, fmt_decimal, fmt_json, json_object,
                                 pretty_json)
+from gateway import config_file
 from gateway.prices import PriceError, record_prices
 from gateway.services import services
 from models import ModelPrice, PriceRow
@@ -39,8 +40,12 @@ def replacement_problem(slug: str, replacement: str | None) -> str | None:
     return None
 
 
+MAX_PRICE_FILE = 1024 * 1024
+
+
 class ModelPriceView(CatalogView):
     details_template = "switchyard_admin/model_details.html"
+    list_template = "switchyard_admin/model_list.html"
     column_list = ("slug", "provider", "upstream", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
                    "cache_write_per_mtok", "context_window", "max_output", "price_version", "prices_as_of",
                    "retired", "enabled")
@@ -196,3 +201,43 @@ class ModelPriceView(CatalogView):
         services().catalog.refresh()
         flash(message, "success")
         return redirect(url_for(".details_view", id=model.id))
+
+    @expose("/import/", methods=("GET", "POST"))
+    def import_view(self):
+        """A price file: the configuration file's `models:` section alone, checked by the same rules as
+        `config import` (every problem at once, by line), applied all or nothing; "Check" is a dry run."""
+        if request.method == "GET":
+            return self.render("switchyard_admin/price_import.html", problems=[], changes=None, dry_run=False)
+        upload = request.files.get("file")
+        text = upload.read(MAX_PRICE_FILE + 1).decode("utf-8", "replace") if upload and upload.filename else \
+            (request.form.get("text") or "")
+        dry_run = request.form.get("mode") != "apply"
+        problems, changes = self._import(text, dry_run)
+        return self.render("switchyard_admin/price_import.html", problems=problems, changes=changes,
+                           dry_run=dry_run, text=text if len(text) <= 200_000 else "")
+
+    def _import(self, text: str, dry_run: bool) -> tuple[list[str], list | None]:
+        if len(text.encode()) > MAX_PRICE_FILE:
+            return [f"The file is larger than {MAX_PRICE_FILE // 1024} KiB."], None
+        if not text.strip():
+            return ["Choose a file, or paste its text."], None
+        known = config_file.known_in(self.session)
+        try:
+            parsed = config_file.parse(text, known=known)
+        except config_file.ConfigFileError as e:
+            return list(e.problems), None
+        others = sorted(parsed["_sections"] - {"models"})
+        if others or "models" not in parsed["_sections"]:
+            return [f"A price file lists models only (a `models:` section); this one has "
+                    f"{', '.join(others) or 'no models section'}. Use `flask config import` for the rest."], None
+        try:
+            done = config_file.apply(self.session, parsed, services().box)
+        except config_file.ConfigFileError as e:
+            self.session.rollback()
+            return list(e.problems), None
+        if dry_run:
+            self.session.rollback()
+        else:
+            self.session.commit()
+            services().catalog.refresh()
+        return [], [(name, what) for section, name, what in done.changes if section == "models"]

@@ -104,3 +104,39 @@ def test_the_edit_form_checks_a_retired_models_replacement(admin, services):
         assert "cannot replace itself" in resp.text
     finally:
         _cleanup(services, slug)
+
+
+def test_price_file_import_checks_first_then_applies_a_new_history_row(admin, services):
+    slug = _slug()
+    try:
+        _make(admin, services, slug, input_per_mtok="1", output_per_mtok="2")
+        text = f"models:\n  - id: {slug}\n    upstream: gpt-4o-mini\n    input_per_mtok: 0.8\n    output_per_mtok: 2\n"
+        check = admin.post("/admin/models/import/", data={"text": text, "mode": "check"}).text
+        assert 'id="import-result"' in check and "nothing was changed" in check and "would be updated" in check
+        assert len(_rows(services, slug)) == 1
+        done = admin.post("/admin/models/import/", data={"text": text, "mode": "apply"}).text
+        assert "Imported." in done
+        rows = _rows(services, slug)
+        assert [(r.version, r.input_per_mtok) for r in rows] == [(1, Decimal("1")), (2, Decimal("0.8"))]
+        assert services.catalog.snapshot.models[slug].price.input == Decimal("0.8")
+    finally:
+        _cleanup(services, slug)
+
+
+def test_price_file_import_reports_every_problem_by_line_and_only_takes_models(admin, services):
+    import io
+    bad = "models:\n  - id: nosuchprovider/x\n    input_per_mtok: 1\n  - id: openai/y\n    input_per_mtok: -3\n"
+    page = admin.post("/admin/models/import/", data={"file": (io.BytesIO(bad.encode()), "prices.yaml"),
+                                                    "mode": "apply"},
+                      content_type="multipart/form-data").text
+    problems = page.count("import-problem")
+    assert problems >= 2 and "line 2" in page and "line 5" in page
+    routes = "routes:\n  - alias: x\n    targets: [openai/gpt-4o-mini]\n"
+    page = admin.post("/admin/models/import/", data={"text": routes, "mode": "apply"}).text
+    assert "A price file lists models only" in page
+    assert "Choose a file" in admin.post("/admin/models/import/", data={"mode": "check"}).text
+    assert admin.post("/admin/models/import/", data={"text": "x: [", "mode": "check"}, csrf=False).status_code == 400
+
+
+def test_the_models_list_links_the_price_import(admin):
+    assert 'id="import-prices"' in admin.get("/admin/models/").text
