@@ -237,7 +237,7 @@ def test_rotate_a_key_with_a_grace_period(signed_in, live, services, double):
         assert _call(live, secret).status_code == 200
 
 
-def test_add_a_route_with_a_fallback(signed_in, live, services, ui_key, double):
+def test_add_a_route_with_a_fallback(signed_in, live, services, ui_key, double, shots):
     alias = f"{PREFIX}browser-{uuid.uuid4().hex[:6]}"
     signed_in.get(f"{live.url}/admin/routes/new/")
     _by_css(signed_in, "#alias").send_keys(alias)
@@ -254,6 +254,7 @@ def test_add_a_route_with_a_fallback(signed_in, live, services, ui_key, double):
     assert signed_in.current_url.endswith("/admin/routes/"), signed_in.page_source[:2000]
     rows = [r.text for r in _all_css(signed_in, "table.model-list tbody tr") if alias in r.text]
     assert rows and "openai/gpt-4o → openai/gpt-4o-mini" in rows[0] and "ok" in rows[0]
+    _shot(signed_in, shots, "routes")
     assert [t.model for t in services.catalog.snapshot.routes[alias].targets] == ["openai/gpt-4o",
                                                                                  "openai/gpt-4o-mini"]
     double.enqueue("gpt-4o-2024-08-06", {"status": 503, "body": {"error": {"message": "overloaded"}}})
@@ -317,8 +318,9 @@ def test_find_a_request_in_the_logs_with_its_attempts_and_export_csv(signed_in, 
     assert {r["key_id"] for r in table} == {str(key_id)}
 
 
-def test_test_a_provider_connection_against_the_double(signed_in, live, double):
+def test_test_a_provider_connection_against_the_double(signed_in, live, double, shots):
     signed_in.get(f"{live.url}/admin/providers/")
+    _shot(signed_in, shots, "providers")
     _click_and_load(signed_in, "#test-openai")
     result = _by_css(signed_in, "#test-result")
     assert result.get_attribute("data-ok") == "yes"
