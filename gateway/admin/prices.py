@@ -132,12 +132,17 @@ class ModelPriceView(CatalogView):
             replacements=sorted([s for s, m in snap.models.items() if not m.retired] + list(snap.routes)))
         return super().details_view()
 
-    @expose("/schedule/", methods=("POST",))
-    def schedule_view(self):
-        """A price from a future time on: a new row of the history (the one rule), in force when its time comes."""
+    def _posted_model(self) -> ModelPrice | None:
         model = self.session.get(ModelPrice, request.form.get("id", type=int) or 0)
         if model is None:
             flash("No such model.", "error")
+        return model
+
+    @expose("/schedule/", methods=("POST",))
+    def schedule_view(self):
+        """A price from a future time on: a new row of the history (the one rule), in force when its time comes."""
+        model = self._posted_model()
+        if model is None:
             return redirect(url_for(".index_view"))
         back = redirect(url_for(".details_view", id=model.id))
         now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -181,9 +186,8 @@ class ModelPriceView(CatalogView):
     @expose("/retire/", methods=("POST",))
     def retire_view(self):
         """Retire a model (requests for it get 410 model_retired naming the replacement), or bring it back."""
-        model = self.session.get(ModelPrice, request.form.get("id", type=int) or 0)
+        model = self._posted_model()
         if model is None:
-            flash("No such model.", "error")
             return redirect(url_for(".index_view"))
         if request.form.get("restore"):
             model.retired, model.replacement = False, None

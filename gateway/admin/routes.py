@@ -3,7 +3,7 @@ switches; each target checked by the same rule as the configuration file's impor
 list shows each target's health: serving, cooling down (the circuit breaker), keyless or unknown."""
 import time
 
-from flask import g
+from flask import g, request
 from flask_admin.model.form import InlineFormAdmin
 from markupsafe import Markup, escape
 from wtforms import StringField, TextAreaField
@@ -93,8 +93,7 @@ class RouteView(CatalogView):
     column_details_list = ("id",) + column_list
     column_labels = {"timeout_ms": "Timeout (ms)", "drop_unsupported": "Drop unsupported params",
                      "updated_at": "Updated", "health": "Health (per target, now)"}
-    create_template = "switchyard_admin/route_create.html"
-    edit_template = "switchyard_admin/route_edit.html"
+    create_template = edit_template = "switchyard_admin/route_form.html"
     column_formatters = {"targets": _fmt_targets, "health": _fmt_health}
     column_formatters_detail = column_formatters
     column_sortable_list = ("alias", "retries", "timeout_ms", "enabled", "updated_at")
@@ -135,7 +134,8 @@ class RouteView(CatalogView):
             target.position = pos
 
     def render(self, template, **kwargs):
-        if template in (self.create_template, self.edit_template):
+        if template == self.create_template:
+            kwargs["form_kind"] = "edit" if request.endpoint.endswith("edit_view") else "create"
             snap = services().catalog.snapshot
             kwargs["catalog_models"] = sorted(slug for slug, m in snap.models.items() if not m.retired)
         return super().render(template, **kwargs)

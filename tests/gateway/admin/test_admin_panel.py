@@ -576,3 +576,7 @@ def test_route_targets_are_checked_by_the_config_files_rule_every_problem_at_onc
     assert ok.status_code == 302
     listing = admin.get("/admin/routes/").text
     assert alias in listing and 'badge-success" title="openai/gpt-4o:high">ok' in listing
+    route_id = _one(services, select(Route.id).where(Route.alias == alias))
+    for page in ("/admin/routes/new/", f"/admin/routes/edit/?id={route_id}"):    # the catalog picker on both
+        html = admin.get(page).text
+        assert 'id="catalog-models"' in html and '<option value="openai/gpt-4o-mini">' in html
