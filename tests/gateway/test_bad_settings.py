@@ -103,3 +103,14 @@ def test_the_app_factory_raises_one_setting_error_naming_the_variable(tmp_path, 
     with pytest.raises(SettingError, match="SWITCHYARD_SECRET_KEY is not a Fernet key"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "INSTANCE_DIR": str(tmp_path),
                     "SECRET_KEY": "abc"})
+
+
+@pytest.mark.parametrize("variable, value", [("SWITCHYARD_SECRET_KEY", "abc"),
+                                             ("SWITCHYARD_KEY_CACHE_TTL_S", "30s")])
+def test_any_wsgi_server_importing_wsgi_gets_one_line_naming_the_variable(tmp_path, variable, value):
+    """waitress, mod_wsgi and the like import `wsgi:app` without gunicorn's master check before it."""
+    code = "import wsgi"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path, **{variable: value}),
+                         capture_output=True, text=True, timeout=60)
+    line = _one_line(out, variable)
+    assert line.startswith("switchyard: ") and out.returncode == 4
