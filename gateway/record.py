@@ -185,7 +185,7 @@ class RequestRecord:
             "requested_model": _clip(self.requested_model), "route": self.route, "provider": self.provider,
             "upstream_model": _clip(self.upstream_model), "attempts": len(self.attempts),
             "fallback_used": self.fallback_used, "status": self.status, "error_code": self.error_code,
-            "error_message": self.error_message,
+            "error_message": _storable(self.error_message),
             "prompt_tokens": u.prompt_tokens if u else None,
             "completion_tokens": u.completion_tokens if u else None,
             "cached_tokens": u.cached_tokens if u else None,
@@ -200,12 +200,18 @@ class RequestRecord:
             # not a column: whether the request counts against request quotas (the log writer's spend counters)
             "quota_counted": self.reservation is not None and self.status not in (400, 401),
             "attempt_rows": [
-                {"request_id": self.request_id, "position": i, "target": a.target[:_MODEL_MAX], "status": a.status,
-                 "error_code": a.error_code, "error_message": (a.error_message or "")[:1000] or None,
+                {"request_id": self.request_id, "position": i, "target": _clip(a.target), "status": a.status,
+                 "error_code": a.error_code, "error_message": _storable((a.error_message or "")[:1000] or None),
                  "latency_ms": round(a.latency_ms, 3) if a.latency_ms is not None else None}
                 for i, a in enumerate(self.attempts)],
         }
 
 
 def _clip(text: str | None) -> str | None:
-    return text[:_MODEL_MAX] if text is not None and len(text) > _MODEL_MAX else text
+    return _storable(text[:_MODEL_MAX] if text is not None and len(text) > _MODEL_MAX else text)
+
+
+def _storable(text: str | None) -> str | None:
+    """Client text as a text column holds it: PostgreSQL refuses NUL characters (the whole batch with it), so a
+    model name or a message quoting one with a NUL in it is stored with U+FFFD in its place."""
+    return text.replace("\x00", "\ufffd") if text and "\x00" in text else text

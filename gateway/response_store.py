@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, insert, select, update
 
 from gateway.background import BatchWriter, native_sleep
-from gateway.responses.response import response_time
+from gateway.responses.response import is_response_id, response_time
 from gateway.responses.stored import without_minted_ids
 from models import StoredResponse
 
@@ -49,7 +49,8 @@ class Stored:
         return self.history + without_minted_ids(self.input_items, self.id) + list(self.response.get("output") or [])
 
     def row(self) -> dict:
-        return {"id": self.id, "key_id": self.key_id, "created_at": self.created_at, "model": self.model,
+        model = self.model[:200].replace("\x00", "\ufffd") if isinstance(self.model, str) else None   # the column
+        return {"id": self.id, "key_id": self.key_id, "created_at": self.created_at, "model": model,
                 "previous_response_id": self.previous_response_id, "history": json.dumps(self.history),
                 "input_items": json.dumps(self.input_items), "response": json.dumps(self.response)}
 
@@ -84,6 +85,8 @@ class ResponseStore(BatchWriter):
 
     def get(self, key_id: int, response_id: str) -> Stored | None:
         """The key's stored response, or None (unknown, another key's, deleted, or past retention)."""
+        if not is_response_id(response_id):
+            return None                # never one of ours (and a NUL or an overlong id is no SQL parameter)
         deadline = None
         while True:
             hit = self._pending.get(response_id)

@@ -3,9 +3,10 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from schemas.errors import flatten_errors
 from schemas.fields import (ASSISTANT_PARTS, TEXT_PARTS, USER_PARTS, AnyJson, FiniteNumber, MessageContent,
-                            StrictInteger, StringOrStringList, ToolChoice)
+                            StrictBoolean, StrictInteger, StringOrStringList, ToolChoice)
 
-_NAME = validate.Regexp(r"^[a-zA-Z0-9_-]{1,64}$", error="Must match ^[a-zA-Z0-9_-]{1,64}$.")
+# marshmallow formats a validator's error with str.format: the pattern's own braces go in through {regex}
+_NAME = validate.Regexp(r"^[a-zA-Z0-9_-]{1,64}$", error="Must match {regex}.")
 EFFORT_VALUES = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
@@ -27,19 +28,19 @@ class ToolCallSchema(_Open):
 
 
 class SystemMessageSchema(_Open):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["system", "developer"]))
     content = MessageContent(parts=TEXT_PARTS, required=True)
     name = fields.String()
 
 
 class UserMessageSchema(_Open):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["user"]))
     content = MessageContent(parts=USER_PARTS, required=True)
     name = fields.String()
 
 
 class AssistantMessageSchema(_Open):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["assistant"]))
     content = MessageContent(parts=ASSISTANT_PARTS, allow_none=True, load_default=None)
     name = fields.String()
     refusal = fields.String(allow_none=True)
@@ -55,13 +56,13 @@ class AssistantMessageSchema(_Open):
 
 
 class ToolMessageSchema(_Open):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["tool"]))
     content = MessageContent(parts=TEXT_PARTS, required=True)
     tool_call_id = fields.String(required=True)
 
 
 class FunctionMessageSchema(_Open):
-    role = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["function"]))
     content = fields.String(allow_none=True, required=True)
     name = fields.String(required=True)
 
@@ -74,12 +75,13 @@ _ROLE_SCHEMAS = {
 
 class MessageField(fields.Field):
     """One message, checked by the schema of its role."""
+    schemas = _ROLE_SCHEMAS
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, dict):
             raise ValidationError("Each message must be an object.")
         role = value.get("role")
-        schema = _ROLE_SCHEMAS.get(role)
+        schema = _ROLE_SCHEMAS.get(role) if isinstance(role, str) else None   # a list or an object is no role
         if schema is None:
             raise ValidationError({"role": [f"Must be one of: {', '.join(_ROLE_SCHEMAS)}."]})
         errors = schema.validate(value)
@@ -92,7 +94,7 @@ class FunctionDefSchema(_Open):
     name = fields.String(required=True, validate=_NAME)
     description = fields.String()
     parameters = fields.Dict()
-    strict = fields.Boolean(allow_none=True)
+    strict = StrictBoolean(allow_none=True)
 
 
 class ToolSchema(_Open):
@@ -110,7 +112,7 @@ class JsonSchemaFormatSchema(_Open):
     name = fields.String(required=True, validate=_NAME)
     description = fields.String()
     schema = fields.Dict()
-    strict = fields.Boolean(allow_none=True)
+    strict = StrictBoolean(allow_none=True)
 
 
 class ResponseFormatSchema(_Open):
@@ -124,8 +126,8 @@ class ResponseFormatSchema(_Open):
 
 
 class StreamOptionsSchema(_Open):
-    include_usage = fields.Boolean()
-    include_obfuscation = fields.Boolean()
+    include_usage = StrictBoolean()
+    include_obfuscation = StrictBoolean()
 
 
 class ReasoningSchema(_Open):
@@ -145,17 +147,17 @@ class ChatCompletionRequestSchema(_Open):
     frequency_penalty = FiniteNumber(allow_none=True, validate=validate.Range(-2, 2))
     logit_bias = fields.Dict(keys=fields.String(), values=StrictInteger(validate=validate.Range(-100, 100)),
                              allow_none=True)
-    logprobs = fields.Boolean(allow_none=True)
+    logprobs = StrictBoolean(allow_none=True)
     top_logprobs = StrictInteger(allow_none=True, validate=validate.Range(0, 20))
     seed = StrictInteger(allow_none=True)
     user = fields.String()
     safety_identifier = fields.String(allow_none=True, validate=validate.Length(max=64))
     prompt_cache_key = fields.String(allow_none=True)
-    stream = fields.Boolean(allow_none=True)
+    stream = StrictBoolean(allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
     tools = fields.List(fields.Nested(ToolSchema))
     tool_choice = ToolChoice(allow_none=True)
-    parallel_tool_calls = fields.Boolean(allow_none=True)
+    parallel_tool_calls = StrictBoolean(allow_none=True)
     response_format = fields.Nested(ResponseFormatSchema, allow_none=True)
     reasoning_effort = fields.String(allow_none=True, validate=validate.OneOf(EFFORT_VALUES))
     reasoning = fields.Nested(ReasoningSchema, allow_none=True)
@@ -165,7 +167,7 @@ class ChatCompletionRequestSchema(_Open):
     prediction = fields.Dict(allow_none=True)
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
                            values=fields.String(validate=validate.Length(max=512)), allow_none=True)
-    store = fields.Boolean(allow_none=True)
+    store = StrictBoolean(allow_none=True)
     service_tier = fields.String(allow_none=True)
     web_search_options = fields.Dict(allow_none=True)
     functions = fields.List(fields.Dict())

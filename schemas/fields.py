@@ -10,7 +10,7 @@ def _check_part(part, allowed: set[str], i: int) -> None:
     if not isinstance(part, dict):
         raise ValidationError({i: ["Content part must be an object."]})
     kind = part.get("type")
-    if kind not in allowed:
+    if not isinstance(kind, str) or kind not in allowed:      # a list or an object is no type (and unhashable)
         raise ValidationError({i: {"type": [f"Must be one of: {', '.join(sorted(allowed))}."]}})
     if kind == "text":
         if not isinstance(part.get("text"), str):
@@ -35,12 +35,33 @@ def _check_part(part, allowed: set[str], i: int) -> None:
             raise ValidationError({i: {"refusal": ["Must be a string."]}})
 
 
+# The JSON Schema of each content part `_check_part` accepts (for /openapi.json).
+_PART_SCHEMAS = {
+    "text": {"text": {"type": "string"}},
+    "image_url": {"image_url": {"type": "object", "required": ["url"], "properties": {
+        "url": {"type": "string", "minLength": 1}, "detail": {"enum": ["auto", "low", "high", None]}}}},
+    "input_audio": {"input_audio": {"type": "object", "required": ["data", "format"], "properties": {
+        "data": {"type": "string"}, "format": {"type": "string"}}}},
+    "file": {"file": {"type": "object"}},
+    "refusal": {"refusal": {"type": "string"}},
+}
+
+
+def part_schema(kind: str) -> dict:
+    return {"type": "object", "required": ["type", *_PART_SCHEMAS[kind]],
+            "properties": {"type": {"const": kind}, **_PART_SCHEMAS[kind]}}
+
+
 class MessageContent(fields.Field):
     """A string, a list of content parts (checked by shape, not deep), or null where the role allows it."""
 
     def __init__(self, parts: set[str] = _USER_PARTS, **kw):
         super().__init__(**kw)
         self.parts = parts
+
+    def json_schema(self) -> dict:
+        return {"oneOf": [{"type": "string"}, {"type": "array", "items": {
+            "oneOf": [part_schema(kind) for kind in sorted(self.parts)]}}]}
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, str):
@@ -57,6 +78,10 @@ class StringOrStringList(fields.Field):
         super().__init__(**kw)
         self.max_items = max_items
 
+    def json_schema(self) -> dict:
+        return {"oneOf": [{"type": "string"},
+                          {"type": "array", "items": {"type": "string"}, "maxItems": self.max_items}]}
+
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, str):
             return value
@@ -68,6 +93,14 @@ class StringOrStringList(fields.Field):
 
 
 class ToolChoice(fields.Field):
+    def json_schema(self) -> dict:
+        return {"oneOf": [
+            {"enum": ["none", "auto", "required"]},
+            {"type": "object", "required": ["type", "function"], "properties": {
+                "type": {"const": "function"},
+                "function": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}},
+            {"type": "object", "required": ["type"], "properties": {"type": {"enum": ["allowed_tools", "custom"]}}}]}
+
     def _deserialize(self, value, attr, data, **kw):
         if value in ("none", "auto", "required"):
             return value
@@ -86,6 +119,9 @@ class ToolChoice(fields.Field):
 class AnyJson(fields.Field):
     """Any JSON value; used for fields we pass through but whose presence we accept."""
 
+    def json_schema(self) -> dict:
+        return {}
+
     def _deserialize(self, value, attr, data, **kw):
         return value
 
@@ -97,6 +133,16 @@ class FiniteNumber(fields.Float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError("Not a valid number.")
         return super()._deserialize(value, attr, data, **kw)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only: the body is passed on as the client sent it, so a "false" that marshmallow would read
+    as False stays a truthy string (`stream: "false"` would stream)."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean: true or false.")
+        return value
 
 
 class StrictInteger(fields.Integer):

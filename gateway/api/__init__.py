@@ -1,9 +1,25 @@
-"""One blueprint per endpoint, and the hooks every /v1 answer shares (request id, x-gateway headers, log row)."""
+"""One blueprint per endpoint, the 501 of the OpenAI paths the gateway does not serve, and the hooks every /v1
+answer shares (request id, x-gateway headers, log row)."""
 from flask import Flask, g, request
 
 from gateway import drain
-from gateway.api import chat_completions, health, models, responses, usage
+from gateway import exceptions as exc
+from gateway.api import chat_completions, health, models, openapi, responses, usage
 from gateway.services import services
+
+# Paths of the OpenAI API that the gateway does not serve (any method): 501 not_implemented, naming what it serves.
+# Every other unknown path is a 404.
+UNSERVED_FAMILIES = ("assistants", "audio", "batches", "chatkit", "completions", "containers",
+                     "content_provenance_checks", "conversations", "embeddings", "evals", "files", "fine_tuning",
+                     "images", "moderations", "organization", "projects", "realtime", "skills", "threads", "uploads",
+                     "vector_stores", "videos")
+UNSERVED_PATHS = ("/v1/chat/completions/<path:rest>", "/v1/responses/<response_id>/cancel",
+                  "/v1/responses/input_tokens", "/v1/responses/compact")
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def not_served(**_):
+    raise exc.NotImplementedYet(openapi.not_served_message(request.method, request.path))
 
 
 def register_blueprints(app: Flask) -> None:
@@ -12,11 +28,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(models.bp)
     app.register_blueprint(usage.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    families = f"<any({', '.join(UNSERVED_FAMILIES)}):family>"
+    for rule in (f"/v1/{families}", f"/v1/{families}/<path:rest>", *UNSERVED_PATHS):
+        app.add_url_rule(rule, endpoint=f"not_served:{rule}", view_func=not_served, methods=_ANY_METHOD)
 
     @app.before_request
     def _start_services():
         svc = services()
-        if not svc.started and request.blueprint != health.bp.name:   # probes stay cheap: no catalog load
+        endpoint = request.endpoint or ""
+        if not svc.started and request.blueprint not in (health.bp.name, openapi.bp.name) \
+                and not endpoint.startswith("not_served:"):         # probes and descriptions load no catalog
             svc.start()
 
     @app.after_request

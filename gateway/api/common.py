@@ -54,8 +54,15 @@ def admit(key: KeyRecord, rec: RequestRecord, plan, body: dict) -> None:
     services().admission.admit(key, rec, plan, body)
 
 
+# orjson reads JSON nested up to 1024 levels but writes at most 254, and an adapter nests a value a level or two
+# deeper than the client did (and some walk a schema recursively): a body nested deeper than this is refused here,
+# naming where (only a body with that many brackets at all is looked at), rather than failing on its way upstream.
+MAX_DEPTH = 128
+
+
 def json_body() -> dict:
-    raw = request.get_data(cache=False)
+    """The request's JSON object, its size bounded before it is parsed (read)."""
+    raw = _bounded_body()
     if not raw:
         raise exc.InvalidRequest("The request body is empty; send a JSON object.")
     try:
@@ -64,7 +71,43 @@ def json_body() -> dict:
         raise exc.InvalidRequest(f"The request body is not valid JSON: {e}.") from None
     if not isinstance(body, dict):
         raise exc.InvalidRequest("The request body must be a JSON object.")
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        _check_depth(body)
     return body
+
+
+def _bounded_body() -> bytes:
+    """The body, 413 past SWITCHYARD_MAX_BODY_BYTES (Flask's MAX_CONTENT_LENGTH): a Content-Length above it before a
+    byte is read; a body without one (chunked) as soon as it goes past it. Werkzeug reads such a body only up to
+    the limit and stops there without a word: what it read would be parsed as if it were the whole body."""
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    raw = request.get_data(cache=False)
+    if limit is not None and request.content_length is None and len(raw) >= limit \
+            and request.environ["wsgi.input"].read(1):
+        raise _too_large(limit)
+    return raw
+
+
+def _too_large(limit: int) -> exc.PayloadTooLarge:
+    return exc.PayloadTooLarge(f"The request body is larger than {limit} bytes, the gateway's limit "
+                               f"(SWITCHYARD_MAX_BODY_BYTES).")
+
+
+def _check_depth(body: dict) -> None:
+    stack = [(body, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            field = path.split(".")[0].split("[")[0]
+            raise exc.InvalidRequest(f"{field}: nested more than {MAX_DEPTH} levels deep (at {path[:120]}...).",
+                                     param=field)
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in node.items()
+                         if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node) if isinstance(v, (dict, list)))
 
 
 def sse_response(body) -> Response:

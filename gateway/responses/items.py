@@ -63,7 +63,11 @@ class _Turn:
         self.signatures: dict[str, str] = {}
 
     def add_reasoning(self, item: dict, at: str, drop: bool) -> None:
-        for part in item.get("summary") or []:
+        summary = item.get("summary") or []
+        if not isinstance(summary, list):
+            raise exc.InvalidRequest("A reasoning item's summary is a list of summary_text parts.",
+                                     param=f"{at}.summary")
+        for part in summary:
             if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
                 self.reasoning.append(part["text"])
         blocks, signatures = carry.decode(item.get("encrypted_content"), f"{at}.encrypted_content")
@@ -85,9 +89,9 @@ class _Turn:
         for j, part in enumerate(content):
             kind = part.get("type") if isinstance(part, dict) else None
             if kind in ("output_text", "input_text"):
-                self.parts.append({"type": "text", "text": part.get("text") or ""})
+                self.parts.append({"type": "text", "text": _text(part, "text", f"{at}.content[{j}]")})
             elif kind == "refusal":
-                self.parts.append({"type": "refusal", "refusal": part.get("refusal") or ""})
+                self.parts.append({"type": "refusal", "refusal": _text(part, "refusal", f"{at}.content[{j}]")})
             else:
                 refuse(drop, f"An assistant message cannot carry '{kind}' parts.", f"{at}.content[{j}].type")
 
@@ -142,7 +146,7 @@ def _message(item: dict, at: str, drop: bool) -> dict:
 def _part(part, at: str, drop: bool, text_only: bool = False) -> dict | None:
     kind = part.get("type") if isinstance(part, dict) else None
     if kind in ("input_text", "output_text"):
-        return {"type": "text", "text": part.get("text") or ""}
+        return {"type": "text", "text": _text(part, "text", at)}
     if text_only:
         return refuse(drop, f"This message can only carry text; '{kind}' parts go in a user message.", f"{at}.type")
     if kind == "input_image":
@@ -150,6 +154,14 @@ def _part(part, at: str, drop: bool, text_only: bool = False) -> dict | None:
     if kind == "input_file":
         return _file(part, at, drop)
     return refuse(drop, f"Content parts of type '{kind}' cannot be translated for this model.", f"{at}.type")
+
+
+def _text(part: dict, name: str, at: str) -> str:
+    """A text part's text (or a refusal's): a string, or nothing."""
+    value = part.get(name)
+    if value is not None and not isinstance(value, str):
+        raise exc.InvalidRequest(f"A part's {name} must be a string.", param=f"{at}.{name}")
+    return value or ""
 
 
 def _image(part: dict, at: str, drop: bool) -> dict | None:

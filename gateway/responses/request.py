@@ -80,6 +80,8 @@ def to_chat(body: dict, *, drop_unsupported: bool = False, history: list | None 
     if not isinstance(include, list):
         raise exc.InvalidRequest("include must be a list.", param="include")
     for k, name in enumerate(include):
+        if not isinstance(name, str):
+            raise exc.InvalidRequest("include is a list of strings.", param=f"include[{k}]")
         if name in _UNSUPPORTED_INCLUDE:
             refuse(drop, f"'{name}' cannot be included for this model.", f"include[{k}]")
     store = body.get("store")

@@ -11,6 +11,7 @@ finish_reason length -> status incomplete (reason max_output_tokens), content_fi
 `output_text` is not put on the wire: the official schema calls it an SDK-only convenience property.
 Item ids derive from the response id and the output index, so a stream and a body of the same answer agree.
 """
+import re
 import time
 import uuid
 
@@ -26,6 +27,14 @@ def new_response_id(now: float | None = None, stored: bool = True) -> str:
     database from one that will never be there."""
     ms = int((time.time() if now is None else now) * 1000)
     return f"resp_{ms:012x}{'1' if stored else '0'}{uuid.uuid4().hex[:19]}"
+
+
+_ID = re.compile(r"resp_[0-9a-f]{32}")
+
+
+def is_response_id(value) -> bool:
+    """Whether `value` has the form of the ids `new_response_id` mints (any other string was never stored)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def response_time(response_id: str) -> float | None:
