@@ -120,7 +120,7 @@ def validate_observability(s: Settings) -> None:
         raise SettingError(f"SWITCHYARD_RESPONSE_RETENTION_DAYS must be 1 or more (days a stored response is kept); "
                          f"got {s.RESPONSE_RETENTION_DAYS}.")
     if s.MAX_BODY_BYTES < 1024:
-        raise ValueError(f"SWITCHYARD_MAX_BODY_BYTES must be 1024 or more (the largest request body, in bytes; "
+        raise SettingError(f"SWITCHYARD_MAX_BODY_BYTES must be 1024 or more (the largest request body, in bytes; "
                          f"default {32 * 1024 * 1024}); got {s.MAX_BODY_BYTES}.")
     if s.READY_MAX_LOG_BACKLOG < 0:
         raise SettingError(f"SWITCHYARD_READY_MAX_LOG_BACKLOG must be 0 or more; got {s.READY_MAX_LOG_BACKLOG}.")
