@@ -32,7 +32,7 @@ def exchange(live, head: str, *chunks: bytes, timeout_s: float = 10) -> tuple[in
 
 
 def _head(api_key: str, **headers) -> str:
-    lines = [f"POST /v1/chat/completions HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {api_key}",
+    lines = ["POST /v1/chat/completions HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {api_key}",
              "Content-Type: application/json", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
     return "\r\n".join(lines) + "\r\n\r\n"
 
