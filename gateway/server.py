@@ -14,6 +14,10 @@ from gateway import drain
 from gateway import exceptions as exc
 
 KEEPALIVE_S = float(os.environ.get("SWITCHYARD_KEEPALIVE_S", "5"))
+# After a 413 the rest of the body is read for at most this long and this much (so the client, still sending, gets
+# the answer instead of a reset), then the connection closes: gevent would read all of it, however large.
+REFUSED_BODY_DRAIN_S = 1.0
+REFUSED_BODY_DRAIN_BYTES = 1 << 20
 
 
 def envelope(err: exc.GatewayError) -> dict:
@@ -32,6 +36,27 @@ def _raw_json_error(err: exc.GatewayError) -> bytes:
 # What the HTTP server itself answers (a request it cannot parse, a failure outside the app), in our envelope too.
 _MALFORMED = _raw_json_error(exc.InvalidRequest("The HTTP request could not be parsed."))
 _SERVER_FAILURE = orjson.dumps(envelope(exc.Internal()))
+
+
+class _RefusedBody:
+    """In place of gevent's request body after a 413: a lingering close. What the client still sends is read up to
+    REFUSED_BODY_DRAIN_BYTES or REFUSED_BODY_DRAIN_S (so a client still sending gets the answer, not a reset);
+    gevent itself would read all of it, however large it said it was."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def _discard(self) -> None:
+        left = REFUSED_BODY_DRAIN_BYTES
+        with gevent.Timeout(REFUSED_BODY_DRAIN_S, False):
+            try:
+                while left > 0:
+                    data = self.body.read(min(16384, left))
+                    if not data:
+                        break
+                    left -= len(data)
+            except (OSError, ValueError):
+                pass
 
 
 class KeepAliveHandler(PyWSGIHandler):
@@ -56,6 +81,14 @@ class KeepAliveHandler(PyWSGIHandler):
             self.write(_SERVER_FAILURE)
         except OSError:
             self.close_connection = True
+
+    def run_application(self):
+        try:
+            super().run_application()
+        finally:
+            if getattr(self, "code", None) == 413:
+                self.close_connection = True
+                self.wsgi_input = _RefusedBody(self.wsgi_input)     # gevent discards the body through it
 
     def read_requestline(self):
         again = getattr(self, "_served_one", False)

@@ -37,6 +37,35 @@ def test_gunicorn_refuses_bodies_above_the_limit(tmp_path, double):
         server.stop()
 
 
+def test_a_refused_body_is_not_read_to_its_end(tmp_path, double):
+    """A client announcing a gigabyte gets its 413 and the connection closes within about a second: the worker does
+    not read (or wait for) the rest of the body, however large it says it is."""
+    import socket
+    import time
+    server, key = start_gunicorn(tmp_path, double.url, SWITCHYARD_MAX_BODY_BYTES=LIMIT)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {10**9}\r\n\r\n".encode() + b"x" * 65536)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413")
+        t0 = time.monotonic()
+        while True:                                   # send nothing more: the server closes on its own
+            data = sock.recv(65536)
+            if not data:
+                break
+        assert time.monotonic() - t0 < 8
+        sock.close()
+        assert requests.post(f"{server.url}/v1/chat/completions", data=_chat(100),
+                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                             timeout=20).status_code == 200          # the worker serves on
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("value, says", [
     ("100", "SWITCHYARD_MAX_BODY_BYTES must be 1024 or more"),
     ("32MB", "SWITCHYARD_MAX_BODY_BYTES must be a whole number; got '32MB'"),
