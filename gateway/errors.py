@@ -16,7 +16,7 @@ _DATABASE_DOWN = (db_exc.OperationalError, db_exc.InterfaceError, db_exc.Disconn
 
 
 def envelope(err: exc.GatewayError) -> dict:
-    return {"error": {"message": err.message, "type": err.code, "code": err.code, "param": err.param}}
+    return {"error": {"message": err.client_message, "type": err.code, "code": err.code, "param": err.param}}
 
 
 def to_gateway_error(e: BaseException) -> exc.GatewayError:

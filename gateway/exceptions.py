@@ -15,6 +15,14 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.upstream_status = upstream_status
 
+    @property
+    def client_message(self) -> str:
+        """What the client reads: a client error's message names its field even where the raiser's sentence did
+        not (param `input[3].content` -> "input[3].content: ...")."""
+        if self.param and self.status < 500 and self.param not in self.message:
+            return f"{self.param}: {self.message}"
+        return self.message
+
 
 def _define(name: str, status: int, code: str, message: str, retryable: bool = False,
             base: type = GatewayError) -> type:

@@ -23,7 +23,7 @@ REFUSED_BODY_DRAIN_BYTES = 1 << 20
 def envelope(err: exc.GatewayError) -> dict:
     """The OpenAI error envelope (as gateway/errors.py renders it; not imported from there, because this module
     is loaded by the gunicorn master too, which then would carry Flask for nothing)."""
-    return {"error": {"message": err.message, "type": err.code, "code": err.code, "param": err.param}}
+    return {"error": {"message": err.client_message, "type": err.code, "code": err.code, "param": err.param}}
 
 
 def _raw_json_error(err: exc.GatewayError) -> bytes:
