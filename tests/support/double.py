@@ -320,9 +320,9 @@ class ProviderDouble:
 
             def setup(self):
                 super().setup()
-                double._connections(1)
                 # headers and body go out in separate writes: without this, Nagle + delayed ACK add 40 ms
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                double._connections(1)             # (finish() takes it back: it runs once setup() returned)
 
             def finish(self):
                 try:

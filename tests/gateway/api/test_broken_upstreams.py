@@ -153,3 +153,15 @@ def test_a_stream_event_past_the_size_limit_is_the_providers_fault_and_falls_bac
     assert resp.headers["x-gateway-attempts"] == "local/slow-a:provider_unavailable,local/fast-a:ok"
     assert "".join(e["choices"][0]["delta"].get("content") or "" for e in _events(resp) if e.get("choices")) == \
         "Echo: Hello"
+
+
+def test_a_stream_request_answered_with_a_json_completion_is_named_so(live, api_key, double):
+    """A server that ignores `stream: true` and answers with a chat.completion: not an event stream, said so."""
+    completion = openai_completion("gpt-4o-mini", "not streamed")
+    double.enqueue("gpt-4o-mini", {"body": completion}, {"body": completion})   # and the retry
+    resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
+    assert resp.status_code == 502
+    body = resp.json()
+    assert_valid(body, "ErrorResponse")
+    assert body["error"]["code"] == "provider_unavailable"
+    assert body["error"]["message"] == "The provider answered the stream request with a JSON body, not an event stream."

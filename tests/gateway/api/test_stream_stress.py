@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 from tests.support.double import openai_completion, openai_stream
 from tests.support.workers import Served
@@ -128,14 +129,12 @@ def test_500_streams_a_third_cut_leave_nothing_behind(served, double):
             (200, None, True)}
     assert served.worker_pids() == set(rss_warm), "a worker was replaced during the run"
     grown = {pid: rss_after[pid] / rss_warm[pid] for pid in rss_warm}
-    print("DEBUG", rss_warm, rss_after, warm["stats"], stress["stats"])
     assert all(g <= RSS_GROWTH_MAX for g in grown.values()), (
         f"worker RSS after the warm-up round {rss_warm} KiB, after the stress round {rss_after} KiB")
 
 
 def _settle(served) -> None:
     """The workers have nothing in flight (their log writers flushed): the in-flight gauges read 0."""
-    import requests
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = requests.get(f"{served.url}/metrics", timeout=10).text
