@@ -83,7 +83,7 @@ class Transport:
         except requests.exceptions.Timeout as e:
             raise exc.Timeout(f"The provider did not answer within {seconds(timeout_s)} s.") from e
         except requests.exceptions.RequestException as e:
-            raise exc.ProviderUnavailable(f"Could not reach the provider: {type(e).__name__}.") from e
+            raise exc.ProviderUnavailable(_unreached(e)) from e
 
     def call(self, req: UpstreamRequest, timeout_s: float) -> UpstreamResponse:
         """A whole non-streaming exchange within `timeout_s`: send, read the body, time it.
@@ -127,6 +127,35 @@ class Transport:
 
     def close(self) -> None:
         self.adapter.close()
+
+
+# the root causes a failed send is told by (first match), and what the client is told for it
+_CAUSES = (("ConnectionRefusedError", "Could not reach the provider: the connection was refused."),
+           ("NameResolutionError", "Could not reach the provider: its host name does not resolve."),
+           ("gaierror", "Could not reach the provider: its host name does not resolve."),
+           ("SSLError", "Could not reach the provider: the TLS handshake failed."),
+           ("ConnectionResetError", "The provider reset the connection before its answer."),
+           ("RemoteDisconnected", "The provider closed the connection without an answer."),
+           ("BadStatusLine", "The provider's answer is not HTTP."),
+           ("LineTooLong", "The provider's answer is not HTTP (a line too long)."))
+
+
+def _unreached(e: BaseException) -> str:
+    """What a failed send means, from the causes requests and urllib3 wrap (ConnectionError <- ProtocolError <-
+    ConnectionResetError...), for the client's message."""
+    names, stack, seen = set(), [e], set()
+    while stack and len(seen) < 20:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        names.add(type(x).__name__)
+        stack += [a for a in getattr(x, "args", ()) if isinstance(a, BaseException)]
+        stack += [getattr(x, "reason", None), x.__cause__, x.__context__]
+    for name, message in _CAUSES:
+        if name in names:
+            return message
+    return f"Could not reach the provider: {type(e).__name__}."
 
 
 def _sock(raw):

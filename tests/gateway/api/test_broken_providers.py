@@ -112,7 +112,13 @@ DIRECT = {
 }
 assert set(DIRECT) == set(FAULTS) | {"refused"} and all(DIRECT[f][0] is None for f in STREAM_ONLY)
 # what the message the client gets says (the provider's own words where it sent any)
-MESSAGES = {"refused": "Could not reach the provider", "no-headers": f"within {TIMEOUT_MS / 1000:g} s",
+MESSAGES = {"refused": "Could not reach the provider: the connection was refused.",
+            "reset-before-headers": "The provider reset the connection before its answer.",
+            "close-before-headers": "The provider closed the connection without an answer.",
+            "bad-status-line": "The provider's answer is not HTTP.",
+            "reset-mid-body": ("closed the connection mid-answer", "stream broke off"),
+            "truncated-json": ("closed the connection mid-answer", "not JSON"),
+            "sse-chunked-cut": "stream broke off", "no-headers": f"within {TIMEOUT_MS / 1000:g} s",
             "error-200": "The server is overloaded", "json-to-stream": "it answered with JSON",
             "429": "Rate limit reached", "401": "Incorrect API key provided", "500": "The server had an error",
             "invalid-json": ("not a chat completion", "not JSON"),
