@@ -129,8 +129,11 @@ class Pipeline:
         """
         rec.routed(plan.route)
         last: exc.GatewayError | None = None
-        deadline = time.monotonic() + min(self.total_deadline_s,
-                                          plan.timeout_s * len(plan.targets) * (plan.retries + 1))
+        # every attempt may use its whole timeout; the backoff between retries (at most RETRY_AFTER_CAP_S each) is
+        # on top, so that it never cuts the last attempt short
+        retries = len(plan.targets) * plan.retries
+        deadline = time.monotonic() + min(self.total_deadline_s, plan.timeout_s * (len(plan.targets) + retries)
+                                          + RETRY_AFTER_CAP_S * retries)
         for position, target in self._order(plan, rec):
             try:
                 result = self._try_target(target, rec, deadline, legs, attempt_fn)

@@ -12,39 +12,53 @@ class SSEEvent:
     id: str | None = None
 
 
+class EventTooLarge(ValueError):
+    """An upstream line or event longer than the decoder takes (a broken or hostile upstream)."""
+
+
+MAX_EVENT_CHARS = 64 * 1024 * 1024
+
+
 class SSEDecoder:
     """Incremental decoder per the WHATWG event-stream rules.
 
     Feed it whatever the socket gave (any split: mid-line, mid-CRLF, mid-UTF-8 character); it returns the
     events completed so far. Lines end at CRLF, LF or CR; a CR at the end of a read waits to see whether
-    an LF follows.
+    an LF follows. A line that goes on over many reads is kept in pieces and joined once, when it ends: the
+    work is linear in the bytes fed, however a long event is split. A line or an event longer than
+    `max_event_chars` raises EventTooLarge.
     """
 
-    def __init__(self):
+    def __init__(self, max_event_chars: int | None = None):
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
+        self._partial: list[str] = []      # the line being received, in pieces
+        self._partial_len = 0
         self._pending_cr = False
         self._data: list[str] = []
+        self._data_len = 0
         self._event: str | None = None
         self._id: str | None = None
+        self.max_event_chars = MAX_EVENT_CHARS if max_event_chars is None else max_event_chars
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         text = self._utf8.decode(chunk)
-        if not text:
-            return []
-        if self._pending_cr:
+        if self._pending_cr and text:
             self._pending_cr = False
             if text.startswith("\n"):
                 text = text[1:]
-        buf = self._buf + text
+        if not text:
+            return []
+        if "\n" not in text and "\r" not in text:     # the line goes on
+            self._partial.append(text)
+            self._partial_len += len(text)
+            self._check(self._partial_len)
+            return []
+        buf = "".join(self._partial) + text if self._partial else text
         events: list[SSEEvent] = []
         start = 0
         n = len(buf)
-        while True:
-            i_lf = buf.find("\n", start)
-            i_cr = buf.find("\r", start)
-            if i_lf < 0 and i_cr < 0:
-                break
+        i_lf, i_cr = buf.find("\n"), buf.find("\r")    # each searched again only once passed: linear
+        while i_lf >= 0 or i_cr >= 0:
             if i_cr < 0 or (0 <= i_lf < i_cr):
                 end, nxt = i_lf, i_lf + 1
             else:
@@ -56,25 +70,35 @@ class SSEDecoder:
                     self._pending_cr = True   # an LF may arrive in the next read
             self._line(buf[start:end], events)
             start = nxt
-        self._buf = buf[start:]
+            if 0 <= i_lf < start:
+                i_lf = buf.find("\n", start)
+            if 0 <= i_cr < start:
+                i_cr = buf.find("\r", start)
+        rest = buf[start:]
+        self._partial, self._partial_len = ([rest], len(rest)) if rest else ([], 0)
+        self._check(self._partial_len)
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a final event without its blank line is still delivered (lenient, like browsers' data)."""
         events: list[SSEEvent] = []
-        tail = self._utf8.decode(b"", final=True)
-        if self._buf or tail:
-            self._line(self._buf + tail, events)
-            self._buf = ""
+        tail = "".join(self._partial) + self._utf8.decode(b"", final=True)
+        self._partial, self._partial_len = [], 0
+        if tail:
+            self._line(tail, events)
         if self._data:
             self._line("", events)
         return events
+
+    def _check(self, pending: int) -> None:
+        if pending + self._data_len > self.max_event_chars:
+            raise EventTooLarge(f"an upstream stream event passed {self.max_event_chars} characters")
 
     def _line(self, line: str, events: list[SSEEvent]) -> None:
         if not line:
             if self._data:
                 events.append(SSEEvent("\n".join(self._data), self._event, self._id))
-            self._data, self._event = [], None
+            self._data, self._data_len, self._event = [], 0, None
             return
         if line[0] == ":":
             return                          # comment (keep-alive)
@@ -83,6 +107,8 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_len += len(value)
+            self._check(0)
         elif name == "event":
             self._event = value
         elif name == "id":

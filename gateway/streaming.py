@@ -10,18 +10,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
+import orjson
+
 from gateway import drain
 from gateway import exceptions as exc
 from gateway.errors import to_gateway_error
 from gateway.pricing import cost_of
-from gateway.providers.base import StreamState, untranslatable
+from gateway.providers.base import StreamState, error_in_body, untranslatable
 from gateway.record import RequestRecord
 from gateway.scrub import scrub_error
 from gateway.sse import SSEDecoder, comment
-from gateway.transport import UpstreamStream
+from gateway.transport import UpstreamStream, seconds
 from gateway.values import Target
 
 _END = object()
+HEAD_BYTES = 65536          # what is kept of a stream's first bytes while no event has come (a JSON answer instead)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class StreamSession:
     first: list[dict] = field(default_factory=list)
     ended: bool = False
     opened_at: float = field(default_factory=time.perf_counter)
+    events: int = 0                                    # SSE events decoded so far
+    head: bytearray = field(default_factory=bytearray)  # the first bytes, while no event has come
 
 
 @contextmanager
@@ -109,10 +114,27 @@ def _provider_fault():
 
 def _feed(session: StreamSession, data: bytes) -> list[dict]:
     out: list[dict] = []
+    if not session.events and len(session.head) < HEAD_BYTES:
+        session.head += data[:HEAD_BYTES - len(session.head)]
     with _provider_fault():
         for event in session.decoder.feed(data):
+            session.events += 1
             out.extend(session.state.feed(event))
     return out
+
+
+def _json_instead_of_events(session: StreamSession) -> exc.GatewayError | None:
+    """A stream request the provider answered with a JSON body instead of events (some servers and proxies send
+    their error so, with status 200): the error it holds, so the client gets the provider's message rather than
+    "the stream ended"; None when the body was not JSON."""
+    if session.events or session.head.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        payload = orjson.loads(session.head)
+    except orjson.JSONDecodeError:
+        return None
+    return error_in_body(payload) or exc.ProviderUnavailable(
+        "The provider answered the stream request with a JSON body, not an event stream.")
 
 
 def _finish(session: StreamSession) -> list[dict]:
@@ -148,8 +170,11 @@ def _prefetch(session: StreamSession, first_chunk_s: float) -> None:
         try:
             item = session.pump.get(first_chunk_s - waited)
         except queue.Empty:
-            raise exc.Timeout(f"The provider sent no stream data within {first_chunk_s:g} s.") from None
+            raise exc.Timeout(f"The provider sent no stream data within {seconds(first_chunk_s)} s.") from None
         if item is _END:
+            err = _json_instead_of_events(session)
+            if err is not None:
+                raise err
             session.first = _finish(session)
             session.ended = True
             if not session.first:

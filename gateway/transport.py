@@ -25,6 +25,11 @@ class UpstreamResponse:
         return parse_retry_after(self.headers.get("retry-after"))
 
 
+def seconds(value: float) -> str:
+    """A duration for a message: 1.5, 30, 0.25 (never 1.48102)."""
+    return f"{round(value, 2):g}"
+
+
 def parse_retry_after(raw: str | None) -> float | None:
     if not raw:
         return None
@@ -38,15 +43,22 @@ def parse_retry_after(raw: str | None) -> float | None:
         return None
 
 
+MAX_ANSWER_BYTES = 128 * 1024 * 1024     # a whole non-streaming answer
+MAX_ERROR_BYTES = 1024 * 1024            # the body of an error answer to a stream request (its message is clipped)
+
+
 class Transport:
     """Sends prepared requests through a pooled adapter; maps network failures to GatewayErrors.
 
     `Session.request` costs more per call than the send itself (settings merging, environment lookups,
-    hooks), so requests are prepared by hand and go straight to the adapter.
+    hooks), so requests are prepared by hand and go straight to the adapter. An answer longer than
+    `max_answer_bytes` is the provider's fault (a worker's memory is not an upstream's to fill).
     """
 
-    def __init__(self, pool_maxsize: int = 1000, connect_timeout_s: float = 5.0):
+    def __init__(self, pool_maxsize: int = 1000, connect_timeout_s: float = 5.0,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES):
         self.connect_timeout_s = connect_timeout_s
+        self.max_answer_bytes = max_answer_bytes
         self.adapter = HTTPAdapter(pool_connections=64, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
 
     def _prepare(self, req: UpstreamRequest) -> PreparedRequest:
@@ -69,9 +81,9 @@ class Transport:
                                      timeout=(min(self.connect_timeout_s, timeout_s), timeout_s),
                                      verify=True, cert=None, proxies={})
         except requests.exceptions.Timeout as e:
-            raise exc.Timeout(f"The provider did not answer within {timeout_s:g} s.") from e
+            raise exc.Timeout(f"The provider did not answer within {seconds(timeout_s)} s.") from e
         except requests.exceptions.RequestException as e:
-            raise exc.ProviderUnavailable(f"Could not reach the provider: {type(e).__name__}.") from e
+            raise exc.ProviderUnavailable(_unreached(e)) from e
 
     def call(self, req: UpstreamRequest, timeout_s: float) -> UpstreamResponse:
         """A whole non-streaming exchange within `timeout_s`: send, read the body, time it.
@@ -81,16 +93,20 @@ class Transport:
         t0 = time.perf_counter()
         deadline = time.monotonic() + timeout_s
         resp = self.send(req, timeout_s, stream=True)
-        raw, parts = resp.raw, []
+        raw, parts, size = resp.raw, [], 0
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.")
+                    raise exc.Timeout(f"The provider did not finish its answer within {seconds(timeout_s)} s.")
                 _set_timeout(raw, left)
                 data = raw.read1(65536)             # what has arrived: read() would wait for all 64 KiB
                 if not data:
                     break
+                size += len(data)
+                if size > self.max_answer_bytes:
+                    raise exc.ProviderUnavailable(f"The provider's answer passed {self.max_answer_bytes} bytes.",
+                                                  upstream_status=resp.status_code)
                 parts.append(data)
         except BaseException as e:
             _shut(raw)                             # a connection left mid-answer is never reused
@@ -98,7 +114,7 @@ class Transport:
             if isinstance(e, exc.GatewayError) or not isinstance(e, Exception):
                 raise
             if "timed out" in str(e).lower():
-                raise exc.Timeout(f"The provider did not finish its answer within {timeout_s:g} s.") from e
+                raise exc.Timeout(f"The provider did not finish its answer within {seconds(timeout_s)} s.") from e
             raise exc.ProviderUnavailable("The provider closed the connection mid-answer.") from e
         raw.release_conn()                         # read to the end: back to the pool, kept alive
         return UpstreamResponse(resp.status_code, resp.headers, b"".join(parts), (time.perf_counter() - t0) * 1000)
@@ -111,6 +127,35 @@ class Transport:
 
     def close(self) -> None:
         self.adapter.close()
+
+
+# the root causes a failed send is told by (first match), and what the client is told for it
+_CAUSES = (("ConnectionRefusedError", "Could not reach the provider: the connection was refused."),
+           ("NameResolutionError", "Could not reach the provider: its host name does not resolve."),
+           ("gaierror", "Could not reach the provider: its host name does not resolve."),
+           ("SSLError", "Could not reach the provider: the TLS handshake failed."),
+           ("ConnectionResetError", "The provider reset the connection before its answer."),
+           ("RemoteDisconnected", "The provider closed the connection without an answer."),
+           ("BadStatusLine", "The provider's answer is not HTTP."),
+           ("LineTooLong", "The provider's answer is not HTTP (a line too long)."))
+
+
+def _unreached(e: BaseException) -> str:
+    """What a failed send means, from the causes requests and urllib3 wrap (ConnectionError <- ProtocolError <-
+    ConnectionResetError...), for the client's message."""
+    names, stack, seen = set(), [e], set()
+    while stack and len(seen) < 20:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        names.add(type(x).__name__)
+        stack += [a for a in getattr(x, "args", ()) if isinstance(a, BaseException)]
+        stack += [getattr(x, "reason", None), x.__cause__, x.__context__]
+    for name, message in _CAUSES:
+        if name in names:
+            return message
+    return f"Could not reach the provider: {type(e).__name__}."
 
 
 def _sock(raw):
@@ -156,14 +201,21 @@ class UpstreamStream:
     def retry_after(self) -> float | None:
         return parse_retry_after(self.headers.get("retry-after"))
 
-    def read_all(self) -> bytes:
-        """The whole body (for an error answer); closes the stream."""
+    def read_all(self, limit: int = MAX_ERROR_BYTES) -> bytes:
+        """The body of an error answer, its first `limit` bytes at most; closes the stream."""
+        raw, parts, size = self._resp.raw, [], 0
         try:
-            return self._resp.content
-        except requests.exceptions.RequestException:
-            return b""
+            while size < limit:
+                data = raw.read1(min(self.READ_SIZE, limit - size))
+                if not data:
+                    break
+                parts.append(data)
+                size += len(data)
+        except Exception:  # noqa: BLE001 - urllib3 / socket errors: what arrived is all there is
+            pass
         finally:
             self.close()
+        return b"".join(parts)
 
     def chunks(self):
         """Yield byte chunks as they arrive; raises ProviderUnavailable or Timeout when the connection fails."""

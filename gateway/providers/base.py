@@ -83,9 +83,12 @@ def error_in_body(payload: Any) -> exc.GatewayError | None:
     if not isinstance(err, dict):
         err = {"message": str(err)}
     code = err.get("code")
-    status = code if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599 else 502
+    if not (isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599):
+        # no HTTP-like code: the HTTP status was 200, so the message must not claim another one
+        return exc.ProviderUnavailable(f"The provider sent an error instead of an answer: {message_of(payload)}"
+                                       .rstrip(": "))
     param = err.get("param") if isinstance(err.get("param"), str) else None
-    return error_from_status(status, message_of(payload), param=param)
+    return error_from_status(code, message_of(payload), param=param)
 
 
 def untranslatable(e: Exception) -> exc.ProviderUnavailable:

@@ -1,7 +1,7 @@
 """The SSE decoder at the byte level: every split of the input gives the same events."""
 import pytest
 
-from gateway.sse import DONE, SSEDecoder, comment, encode_chunk
+from gateway.sse import DONE, EventTooLarge, SSEDecoder, comment, encode_chunk
 
 
 def _decode_in_pieces(raw: bytes, step: int):
@@ -46,6 +46,31 @@ def test_unterminated_last_event_is_delivered_on_close():
     d = SSEDecoder()
     assert d.feed(b"data: tail") == []
     assert [e.data for e in d.close()] == ["tail"]
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_a_long_event_over_many_reads_is_joined_whole(step):
+    """A megabyte line over many reads (kept in pieces, joined once when it ends), with CRLF, CR and LF."""
+    text = "é" * 300_000 + "x" * 400_000
+    raw = f"data: {text}\r\n\r\ndata: b\rdata: c\r\rdata: d\n\n".encode()
+    assert _decode_in_pieces(raw, step) == [(None, text), (None, "b\nc"), (None, "d")]
+
+
+@pytest.mark.parametrize("raw", [b"data: " + b"x" * 101, b"data: " + b"x" * 60 + b"\ndata: " + b"y" * 60 + b"\n",
+                                 b"x" * 200])
+def test_a_line_or_event_past_the_limit_is_refused(raw):
+    d = SSEDecoder(max_event_chars=100)
+    with pytest.raises(EventTooLarge, match="100 characters"):
+        for i in range(0, len(raw), 16):
+            d.feed(raw[i:i + 16])
+
+
+def test_events_under_the_limit_each_pass():
+    d = SSEDecoder(max_event_chars=100)
+    events = []
+    for _ in range(50):
+        events += d.feed(b"data: " + b"x" * 90 + b"\n\n")
+    assert len(events) == 50
 
 
 def test_encoders():

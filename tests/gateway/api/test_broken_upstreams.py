@@ -121,3 +121,47 @@ def test_a_providers_401_never_carries_our_key_back(live, api_key, double, servi
         assert stored and all(quoted not in m for m in stored)
         assert row.error_message == message                   # the row keeps what the client was told, scrubbed
         assert all(quoted not in r.getMessage() for r in caplog.records)
+
+
+def test_an_answer_past_the_size_limit_is_the_providers_fault_and_falls_back(live, api_key, double, services,
+                                                                             monkeypatch):
+    """A worker's memory is not an upstream's to fill: past the transport's limit the answer is cut and the
+    fallback serves (the limit is 128 MiB; a 5 MiB answer against a 1 MiB limit here)."""
+    monkeypatch.setattr(services.pipeline.transport, "max_answer_bytes", 1024 * 1024)
+    double.enqueue("slow-a", {"fault": "huge"})
+    resp = _post(live, api_key, {"model": "quick", "messages": HELLO})
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.headers["x-gateway-attempts"] == "local/slow-a:provider_unavailable,local/fast-a:ok"
+    row = log_row(services, resp.headers["x-request-id"])
+    with services.sessionmaker() as s:
+        from sqlalchemy import select
+
+        from models import RequestAttempt
+        first = s.scalar(select(RequestAttempt).where(RequestAttempt.request_id == row.request_id,
+                                                      RequestAttempt.position == 0))
+    assert first.error_message == "The provider's answer passed 1048576 bytes."
+
+
+def test_a_stream_event_past_the_size_limit_is_the_providers_fault_and_falls_back(live, api_key, double,
+                                                                                  monkeypatch):
+    """One SSE event longer than the decoder takes (64 Mi characters; 100,000 here) is an unreadable stream."""
+    monkeypatch.setattr("gateway.sse.MAX_EVENT_CHARS", 100_000)
+    big = openai_stream(openai_completion("slow-a", "x" * 200_000), pieces=1)[1:]    # the text first, no role chunk
+    double.enqueue("slow-a", {"stream": big})
+    resp = _post(live, api_key, {"model": "quick", "messages": HELLO, "stream": True})
+    assert resp.status_code == 200
+    assert resp.headers["x-gateway-attempts"] == "local/slow-a:provider_unavailable,local/fast-a:ok"
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in _events(resp) if e.get("choices")) == \
+        "Echo: Hello"
+
+
+def test_a_stream_request_answered_with_a_json_completion_is_named_so(live, api_key, double):
+    """A server that ignores `stream: true` and answers with a chat.completion: not an event stream, said so."""
+    completion = openai_completion("gpt-4o-mini", "not streamed")
+    double.enqueue("gpt-4o-mini", {"body": completion}, {"body": completion})   # and the retry
+    resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO, "stream": True})
+    assert resp.status_code == 502
+    body = resp.json()
+    assert_valid(body, "ErrorResponse")
+    assert body["error"]["code"] == "provider_unavailable"
+    assert body["error"]["message"] == "The provider answered the stream request with a JSON body, not an event stream."
