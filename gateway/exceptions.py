@@ -46,6 +46,10 @@ RouteNotFound = _define("RouteNotFound", 400, "route_not_found", "No route is co
 ModelNotSupported = _define("ModelNotSupported", 400, "model_not_supported", "This model is not supported.")
 NotImplementedYet = _define("NotImplementedYet", 501, "not_implemented", "Not implemented.")
 Internal = _define("Internal", 500, "internal", "Internal gateway error.")
+# An adapter failed to build a target's request: the gateway's own fault, not the provider's (no retry, no
+# cooldown); the next target, whose adapter may be another, is tried.
+RequestUntranslatable = _define("RequestUntranslatable", 500, "internal",
+                                "The gateway could not translate this request for the provider.", base=Internal)
 ModelNotAllowed = _define("ModelNotAllowed", 403, "model_not_allowed", "This key may not use this model.")
 PermissionDenied = _define("PermissionDenied", 403, "permission_denied", "This key may not do that.")
 EndpointMismatch = _define("EndpointMismatch", 400, "endpoint_mismatch", "This model is not served on this endpoint.")

@@ -78,7 +78,15 @@ def request_builder(stream: bool = False):
     def build(leg: Leg, target: Target):
         key = id(target)
         if key not in built:
-            built[key] = leg.adapter.build_request(with_overrides(leg.body, target), target, stream=stream)
+            try:
+                built[key] = leg.adapter.build_request(with_overrides(leg.body, target), target, stream=stream)
+            except exc.GatewayError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a translation bug: ours, named, never blamed on the provider
+                log.error("building the request for %s failed", _printable(target.label), exc_info=True)
+                raise exc.RequestUntranslatable(
+                    f"The gateway could not translate this request for {target.label} ({type(e).__name__}); "
+                    f"the next target, if any, was tried.") from e
         return built[key]
     return build
 
@@ -124,7 +132,8 @@ class Pipeline:
 
         `attempt_fn(leg, target, timeout_s)` returns (result, upstream ms, upstream status) or raises a
         GatewayError. Retryable errors use up the target's retries with backoff, then move to the next
-        target; `no_provider_key` (and a stored key that cannot be decrypted) moves on at once; any other error
+        target; `no_provider_key` (and a stored key that cannot be decrypted, and a request the adapter could not
+        build: the gateway's fault, not the provider's) moves on at once; any other error
         is returned to the client at once. When every attempt fails the last error is raised.
         """
         rec.routed(plan.route)
@@ -139,7 +148,8 @@ class Pipeline:
                 result = self._try_target(target, rec, deadline, legs, attempt_fn)
             except exc.GatewayError as e:
                 last = e
-                if e.retryable or isinstance(e, (exc.NoProviderKey, exc.ProviderKeyUnreadable)):
+                if e.retryable or isinstance(e, (exc.NoProviderKey, exc.ProviderKeyUnreadable,
+                                                 exc.RequestUntranslatable)):
                     continue
                 raise
             rec.served_by(target, position)

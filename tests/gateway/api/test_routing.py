@@ -163,3 +163,26 @@ def test_every_attempt_is_recorded_with_the_log_row(client, double, services):
         ("openai/gpt-4o-2024-08-06", 500, "provider_unavailable")] * 3 + [("local/backup-a", 200, None)]
     assert all(a.latency_ms is not None and a.latency_ms >= 0 for a in attempts)
     assert "upstream exploded" in attempts[0].error_message
+
+
+def test_a_request_the_adapter_cannot_build_is_our_fault_and_the_next_target_serves(client, double, services,
+                                                                                     monkeypatch):
+    """A translation bug for one target is `internal` on its attempt (never provider_unavailable, never retried,
+    no cooldown), and the route's next target serves; without another target the client gets 500 internal."""
+    from gateway.providers.openai import OpenAIAdapter
+    real = OpenAIAdapter.build_request
+
+    def broken(self, body, target, stream=False):
+        if target.upstream_model == "gpt-4o-2024-08-06":
+            raise TypeError("unsupported operand")
+        return real(self, body, target, stream)
+    monkeypatch.setattr(OpenAIAdapter, "build_request", broken)
+    resp = _raw(client, "smart")
+    assert resp.http_response.status_code == 200
+    row = wait_row(services, resp.headers["x-request-id"])
+    assert row.fallback_used and row.provider == "openai" and row.upstream_model == "gpt-4o-mini"
+    assert double.calls.get("gpt-4o-2024-08-06", 0) == 0           # nothing was sent for the broken one
+    with pytest.raises(openai.InternalServerError) as e:
+        _raw(client, "openai/gpt-4o")
+    assert e.value.status_code == 500 and e.value.body["code"] == "internal"
+    assert "could not translate this request for openai/gpt-4o-2024-08-06 (TypeError)" in e.value.body["message"]
