@@ -15,6 +15,11 @@ _HTTP_TO_ERROR = {404: exc.NotFound, 405: exc.MethodNotAllowed, 413: exc.Payload
 _DATABASE_DOWN = (db_exc.OperationalError, db_exc.InterfaceError, db_exc.DisconnectionError, db_exc.TimeoutError)
 
 
+# Answers a retry cannot change: the quota stays spent until its period resets; the provider keeps refusing the
+# gateway's own key until an operator fixes it.
+_NOT_WORTH_RETRYING = frozenset({"quota_exceeded", "provider_auth"})
+
+
 def envelope(err: exc.GatewayError) -> dict:
     return {"error": {"message": err.client_message, "type": err.code, "code": err.code, "param": err.param}}
 
@@ -41,8 +46,8 @@ def error_response(err: exc.GatewayError) -> Response:
     resp = Response(orjson.dumps(envelope(err)), status=err.status, mimetype="application/json")
     if err.retry_after is not None and err.status in (429, 503):
         resp.headers["retry-after"] = str(max(1, int(err.retry_after)))
-    if err.code == "quota_exceeded":
-        resp.headers["x-should-retry"] = "false"   # the OpenAI SDK retries 429s unless told not to
+    if err.code in _NOT_WORTH_RETRYING:
+        resp.headers["x-should-retry"] = "false"   # the OpenAI SDK retries 429s and 5xx unless told not to
     if err.status == 405:
         resp.headers["allow"] = "GET, POST, OPTIONS"
     return resp

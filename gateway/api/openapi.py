@@ -53,7 +53,8 @@ HEADERS = {
                                   ("reset", "When it is whole again (a duration such as 6m0s or 1.5s).", None))},
     "retry-after": _header("Seconds to wait before retrying (on 429 and 503).", {"type": "string",
                                                                                   "pattern": "^[0-9]+$"}),
-    "x-should-retry": _header("false on quota_exceeded: retrying will not help until the period resets.",
+    "x-should-retry": _header("false on quota_exceeded (retrying will not help until the period resets) and on "
+                              "provider_auth (the provider refuses the gateway's own key until an operator fixes it).",
                               {"type": "string", "enum": ["false"]}),
 }
 _ANSWER_HEADERS = [h for h in HEADERS if h not in ("retry-after", "x-should-retry")]
@@ -78,7 +79,7 @@ def _errors(statuses: tuple[int, ...], recorded: bool) -> dict:
         names += _LIMIT_HEADERS
         if status in (429, 503):
             names.append("retry-after")
-        if status == 429:
+        if status in (429, 502):
             names.append("x-should-retry")
         headers = _headers(names)
         out[str(status)] = {"description": _ERROR_TEXT[status], "headers": headers,

@@ -109,6 +109,7 @@ def test_a_providers_401_never_carries_our_key_back(live, api_key, double, servi
         with caplog.at_level(logging.WARNING, logger="switchyard.upstream"):
             resp = _post(live, api_key, {"model": "openai/gpt-4o-mini", "messages": HELLO})
         assert resp.status_code == 502 and resp.json()["error"]["code"] == "provider_auth"
+        assert resp.headers["x-should-retry"] == "false"      # the SDK would retry a 502: our key stays refused
         message = resp.json()["error"]["message"]
         assert "[redacted]" in message and quoted not in message and "-key" not in message.split("find")[0]
         row = log_row(services, resp.headers["x-request-id"])
