@@ -115,15 +115,28 @@ def revoke(session, ids: list[int]) -> list[ApiKey]:
     return revoked
 
 
+def spent_by_subject(session, periods: dict[str, str], now: float) -> dict[str, Decimal]:
+    """subject -> logged spend in its current budget period (`periods`: subject -> period), from the per-day
+    counters: one grouped query per period in use, whatever the number of subjects."""
+    out: dict[str, Decimal] = {}
+    for period in PERIODS:
+        subjects = [s for s, p in periods.items() if p == period]
+        if not subjects:
+            continue
+        _, first, _ = window(period, now)
+        q = select(SpendCounter.subject, func.sum(SpendCounter.spent_usd)).where(
+            SpendCounter.subject.in_(subjects)).group_by(SpendCounter.subject)
+        if first is not None:
+            q = q.where(SpendCounter.day >= first)
+        out.update({s: Decimal(str(v or 0)) for s, v in session.execute(q)})
+    return out
+
+
 def spend(session, subject: str, period: str, now: float) -> tuple[Decimal, int]:
     """(logged spend in the subject's current budget period, requests this calendar month), from the per-day
     counters."""
-    _, first, _ = window(period, now)
+    spent = spent_by_subject(session, {subject: period}, now).get(subject, Decimal(0))
     _, month_first, _ = window("month", now)
-    q = select(func.coalesce(func.sum(SpendCounter.spent_usd), 0)).where(SpendCounter.subject == subject)
-    if first is not None:
-        q = q.where(SpendCounter.day >= first)
-    spent = Decimal(str(session.scalar(q) or 0))
     requests = session.scalar(select(func.coalesce(func.sum(SpendCounter.requests), 0))
                               .where(SpendCounter.subject == subject, SpendCounter.day >= month_first)) or 0
     return spent, int(requests)

@@ -110,7 +110,8 @@ def rows(session, scope: Scope, start: date, to: date, args) -> dict:
     return {"object": "list", "data": data, "meta": {"page": page, "per_page": per_page, "total": total}}
 
 
-def _percentile(counts: list[int], q: float) -> float | None:
+def percentile_bucket(counts: list[int], q: float) -> int | None:
+    """The index of the histogram bucket the q-th percentile falls in (None when the histogram is empty)."""
     n = sum(counts)
     if not n:
         return None
@@ -118,8 +119,13 @@ def _percentile(counts: list[int], q: float) -> float | None:
     for i, c in enumerate(counts):
         seen += c
         if seen >= rank:
-            return float(LATENCY_BUCKETS_MS[i]) if i < len(LATENCY_BUCKETS_MS) else None
-    return None
+            return i
+    return len(counts) - 1
+
+
+def _percentile(counts: list[int], q: float) -> float | None:
+    i = percentile_bucket(counts, q)
+    return float(LATENCY_BUCKETS_MS[i]) if i is not None and i < len(LATENCY_BUCKETS_MS) else None
 
 
 def _entry(group, row) -> dict:

@@ -55,6 +55,11 @@ class CatalogView(AdminModelView):
         services().catalog.refresh()
 
 
+def starts_with(column, term: str):
+    """`column` equal to `term` or beginning with it, as a range on its index (never a LIKE or substring scan)."""
+    return (column >= term) & (column < term + "\U0010ffff")
+
+
 def json_object(form, field):
     """A WTForms validator: empty, or a JSON object."""
     raw = (field.data or "").strip()

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from gateway.usage import percentile_bucket
 from models import ApiKey, Team, UsageRollup
 from models.usage_rollup import LATENCY_BUCKETS_MS, OVERHEAD_BUCKETS_MS
 
@@ -74,22 +75,11 @@ class Dashboard:
 
 
 def _bound(counts: list[int], bounds: tuple, q: float) -> float | None:
-    i = _percentile_index(counts, q)
+    """The upper bound of the percentile's bucket; infinity for the last, open-ended one."""
+    i = percentile_bucket(counts, q)
     if i is None:
         return None
     return float(bounds[i]) if i < len(bounds) else float("inf")
-
-
-def _percentile_index(counts: list[int], q: float) -> int | None:
-    n = sum(counts)
-    if not n:
-        return None
-    seen = 0
-    for i, c in enumerate(counts):
-        seen += c
-        if seen >= q * n:
-            return i
-    return len(counts) - 1
 
 
 def _sums():
@@ -136,12 +126,16 @@ def _series(session, days: list[date], split: str):
     return spend, requests, errors
 
 
-def _top(session, column, since: date, label_of) -> list[tuple[str, Decimal, int]]:
+def _top(session, column, since: date, label_of=None) -> list[tuple[str, Decimal, int]]:
+    """The TOP groups of `column` by spend since `since`; `label_of(ids)` names keys and teams (0: no key)."""
     spend = func.sum(UsageRollup.cost_usd)
-    rows = session.execute(select(column.label("id"), spend.label("spend"),
-                                  func.sum(UsageRollup.requests).label("requests"))
-                           .where(UsageRollup.day >= since, column != 0).group_by(column)
-                           .order_by(spend.desc(), column).limit(TOP)).all()
+    q = select(column.label("id"), spend.label("spend"), func.sum(UsageRollup.requests).label("requests")) \
+        .where(UsageRollup.day >= since)
+    if label_of is not None:
+        q = q.where(column != 0)
+    rows = session.execute(q.group_by(column).order_by(spend.desc(), column).limit(TOP)).all()
+    if label_of is None:
+        return [(r.id or "(none)", Decimal(str(r.spend or 0)), int(r.requests or 0)) for r in rows]
     names = label_of([r.id for r in rows]) if rows else {}
     return [(names.get(r.id, f"#{r.id}"), Decimal(str(r.spend or 0)), int(r.requests or 0)) for r in rows]
 
@@ -178,19 +172,10 @@ def dashboard(session, breaker, today: date, days: int = 30, split: str = "model
     cooling = sorted(breaker.cooling_targets().items()) if breaker is not None else []
     return Dashboard(
         today=today, days=span, split=split, windows=windows, spend_series=spend, requests=requests,
-        errors=errors, top_models=_top_models(session, span[0]),
+        errors=errors, top_models=_top(session, UsageRollup.model, span[0]),
         top_keys=_top(session, UsageRollup.key_id, span[0], _key_names(session)),
         top_teams=_top(session, UsageRollup.team_id, span[0], _team_names(session)),
         latency=latency, overhead=overhead,
         fallback_rate=(month.fallbacks / month.requests) if month.requests else None,
         cooling=[(label, max(0.0, until - time.time())) for label, until in cooling])
-
-
-def _top_models(session, since: date) -> list[tuple[str, Decimal, int]]:
-    spend = func.sum(UsageRollup.cost_usd)
-    rows = session.execute(select(UsageRollup.model, spend.label("spend"),
-                                  func.sum(UsageRollup.requests).label("requests"))
-                           .where(UsageRollup.day >= since).group_by(UsageRollup.model)
-                           .order_by(spend.desc(), UsageRollup.model).limit(TOP)).all()
-    return [(r.model or "(none)", Decimal(str(r.spend or 0)), int(r.requests or 0)) for r in rows]
 

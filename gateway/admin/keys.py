@@ -2,7 +2,6 @@
 last use read for the page's rows only), create (the secret shown once, on a page sent `Cache-Control: no-store`,
 never in a flash message or the session), rotate with a grace period, revoke, and edit limits, budget, allowed
 models and expiry. Every change goes through gateway/keys.py's rules and is told to the key cache."""
-import hashlib
 import re
 import time
 from datetime import datetime, timezone
@@ -17,11 +16,12 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from gateway.admin.base import AdminModelView, decimal_text
-from gateway.keys import KeyChangeError, check, new_key_fields, revoke, rotate
-from gateway.periods import PERIODS, window
+from gateway.admin.base import AdminModelView, decimal_text, starts_with
+from gateway.auth import hash_key
+from gateway.keys import KeyChangeError, check, new_key_fields, revoke, rotate, spent_by_subject
+from gateway.periods import PERIODS
 from gateway.services import services
-from models import ApiKey, RequestLog, SpendCounter
+from models import ApiKey, RequestLog
 
 _GLOB = re.compile(r"^[^\s,]+$")
 GRACE_CHOICES = ((0, "none: the old secret stops now"), (3600, "1 hour"), (86400, "1 day"), (7 * 86400, "7 days"))
@@ -88,20 +88,8 @@ def _subject(model) -> str:
 
 
 def spend_of_page(session, rows) -> dict[str, Decimal]:
-    """subject -> spend in its budget period, for the rows of one page: one grouped query per period in use."""
-    out: dict[str, Decimal] = {}
-    now = time.time()
-    for period in PERIODS:
-        subjects = [_subject(r) for r in rows if r.budget_period == period]
-        if not subjects:
-            continue
-        _, first, _ = window(period, now)
-        q = select(SpendCounter.subject, func.sum(SpendCounter.spent_usd)).where(
-            SpendCounter.subject.in_(subjects)).group_by(SpendCounter.subject)
-        if first is not None:
-            q = q.where(SpendCounter.day >= first)
-        out.update({s: Decimal(str(v or 0)) for s, v in session.execute(q)})
-    return out
+    """subject -> spend in its budget period, for the rows of one page (gateway/keys.py's rule)."""
+    return spent_by_subject(session, {_subject(r): r.budget_period for r in rows}, time.time())
 
 
 def last_used_of_page(session, ids: list[int]) -> dict:
@@ -189,7 +177,7 @@ class KeyView(_LimitsForm, AdminModelView):
         term = search.strip().rstrip("…")
         if not term:
             return query, count_query, joins, count_joins
-        cond = (ApiKey.prefix >= term) & (ApiKey.prefix < term + "\U0010ffff")
+        cond = starts_with(ApiKey.prefix, term)
         return query.filter(cond), (count_query.filter(cond) if count_query is not None else None), joins, \
             count_joins
 
@@ -233,7 +221,7 @@ class KeyView(_LimitsForm, AdminModelView):
         secret = g.pop("switchyard_new_key", None)
         if secret is None or request.method != "POST" or getattr(answer, "status_code", 200) != 302:
             return answer
-        row = self.session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(secret)))
+        row = self.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
         return secret_page(self, "Key created", row, secret,
                            "Copy the secret now. Only its hash is stored: it cannot be shown again.")
 
@@ -269,10 +257,6 @@ class KeyView(_LimitsForm, AdminModelView):
     def render(self, template, **kwargs):
         kwargs.setdefault("grace_choices", GRACE_CHOICES)
         return super().render(template, **kwargs)
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class TeamView(_LimitsForm, AdminModelView):

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select, tuple_
 
+from gateway.admin.base import starts_with
 from models import ApiKey, RequestLog, Team
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -113,10 +114,8 @@ class LogFilter:
         if self.stream:
             where.append(RequestLog.stream.is_(self.stream == "yes"))
         if self.search:
-            upper = self.search + "\U0010ffff"      # a range on the index: exact or the id's beginning
-            where.append(or_(and_(RequestLog.request_id >= self.search, RequestLog.request_id < upper),
-                             and_(RequestLog.client_request_id >= self.search,
-                                  RequestLog.client_request_id < upper)))
+            where.append(or_(starts_with(RequestLog.request_id, self.search),     # exact or the id's beginning
+                             starts_with(RequestLog.client_request_id, self.search)))
         return where
 
 
